@@ -1,0 +1,141 @@
+/**
+ * Runs cells with tslab's TypeScript converter and executor (not re-implemented), and captures what they
+ * produce as values instead of text: tslab prints the last expression with console.log and errors with
+ * console.error, so we hand it a console that records them (the documented hook of createExecutor).
+ */
+import vm from 'vm';
+import { createConverter, isCompleteCode } from 'tslab/dist/converter';
+import { createExecutor, Executor } from 'tslab/dist/executor';
+import { printQuickInfo } from 'tslab/dist/inspect';
+import { CellSource, cellLabel, compileError, Diagnostic, ErrorContent, interruptError, runtimeError } from './errors';
+import { installTimerGuards, runInCell, CellContext } from './interrupt';
+
+export type Outcome =
+  | { status: 'ok'; hasValue: boolean; value?: unknown }
+  | { status: 'error'; error: ErrorContent };
+
+const WRAPPER = /^\(\s*(async\s+)?function\s*\(exports,\s*require\)\s*\{/;
+const INTERRUPT_MESSAGES = new Set(['Interrupted asynchronously', 'Script execution interrupted.']);
+
+export class CellExecutor {
+  private tslab?: Executor;
+  private closeConverter?: () => void;
+  /** Sources of executed cells by label, for tracebacks into earlier cells' functions. */
+  readonly cells = new Map<string, CellSource>();
+  private current?: { label: string; ts: string; ctx?: CellContext };
+  private capture = { hasValue: false, value: undefined as unknown, diags: [] as Diagnostic[], errors: [] as unknown[] };
+
+  /**
+   * @param cwd directory that `require` and imports resolve from (the notebook's folder)
+   * @param prelude TypeScript declarations visible to every cell (kernel-provided globals)
+   * @param globals values for those declarations
+   */
+  constructor(private cwd: string, private prelude: string, private globals: Record<string, unknown>) {}
+
+  /** Creates the TypeScript converter (the slow part of start-up). Idempotent. */
+  init(): Executor {
+    if (this.tslab) return this.tslab;
+    installTimerGuards();
+    patchVmFilenames(() => this.current && { ...this.current, record: (js: string) => this.cells.set(this.current!.label, { ts: this.current!.ts, js }) });
+    const conv = createConverter({ isJS: false, isBrowser: false });
+    const prelude = this.prelude;
+    // Prepend our globals' declarations to tslab's "previous cells" declarations on every call.
+    const node = {
+      ...conv,
+      convert: (prev: string, src: string) => {
+        const r = conv.convert(prelude + prev, src);
+        if (r.declOutput?.startsWith(prelude)) r.declOutput = r.declOutput.slice(prelude.length);
+        return r;
+      },
+      inspect: (prev: string, src: string, pos: number) => conv.inspect(prelude + prev, src, pos),
+      complete: (prev: string, src: string, pos: number) => conv.complete(prelude + prev, src, pos),
+    };
+    const cap = this.capture;
+    this.tslab = createExecutor(this.cwd, { node, browser: node, close: () => conv.close() } as any, {
+      log: (v: unknown) => { cap.hasValue = true; cap.value = v; },
+      error: (...a: any[]) => {
+        if (a[0] === '%s%d:%d - %s') cap.diags.push({ file: String(a[1]).trim() || undefined, line: a[2], col: a[3], message: flatten(a[4]) });
+        else cap.errors.push(a[0]);
+      },
+    });
+    Object.assign(this.tslab.locals, this.globals);
+    this.closeConverter = () => conv.close();
+    return this.tslab;
+  }
+
+  /** Executes one cell; `count` names it in tracebacks (`Cell In[count]`). */
+  async execute(code: string, count: number | string): Promise<Outcome> {
+    const ex = this.init();
+    const label = cellLabel(count);
+    Object.assign(this.capture, { hasValue: false, value: undefined, diags: [], errors: [] });
+    this.current = { label, ts: code };
+    try {
+      const { ctx, result } = runInCell(() => ex.execute(code));
+      this.current.ctx = ctx;
+      const ok = await result;
+      const cap = this.capture;
+      if (ok) return { status: 'ok', hasValue: cap.hasValue, value: cap.value };
+      if (cap.diags.length) return { status: 'error', error: compileError(label, code, cap.diags) };
+      const err = cap.errors[0];
+      if (err instanceof Error && INTERRUPT_MESSAGES.has(err.message)) {
+        ctx.cancelled = true;
+        return { status: 'error', error: interruptError() };
+      }
+      return { status: 'error', error: runtimeError(err, this.cells) };
+    } finally {
+      this.current = undefined;
+    }
+  }
+
+  /** Stops the running cell: its pending promise is abandoned and its timers never fire again. */
+  interrupt(): void {
+    if (this.current?.ctx) this.current.ctx.cancelled = true;
+    this.tslab?.interrupt();
+  }
+
+  complete(code: string, pos: number) {
+    const info = this.init().complete(code, pos);
+    return { status: 'ok', matches: info.candidates, cursor_start: info.start, cursor_end: info.end, metadata: {} };
+  }
+
+  inspect(code: string, pos: number) {
+    const info = this.init().inspect(code, pos);
+    return info
+      ? { status: 'ok', found: true, data: { 'text/plain': printQuickInfo(info) }, metadata: {} }
+      : { status: 'ok', found: false, data: {}, metadata: {} };
+  }
+
+  isComplete(code: string) {
+    const r = isCompleteCode(code);
+    return r.completed ? { status: 'complete' } : { status: 'incomplete', indent: r.indent ?? '' };
+  }
+
+  close(): void {
+    this.closeConverter?.();
+  }
+}
+
+function flatten(m: unknown): string {
+  if (typeof m === 'string') return m;
+  const chain = m as { messageText?: string; next?: unknown[] };
+  return chain?.messageText ? [chain.messageText, ...(chain.next ?? []).map(flatten)].join('\n  ') : String(m);
+}
+
+let vmPatched = false;
+/**
+ * Gives each cell's code a vm filename (`Cell In[3]`) so stack frames name the cell, and records the code
+ * for line mapping. tslab calls vm.runInThisContext without a filename; we wrap it only for cell wrappers.
+ */
+function patchVmFilenames(current: () => { label: string; record(js: string): void } | undefined): void {
+  if (vmPatched) return;
+  vmPatched = true;
+  const orig = vm.runInThisContext;
+  (vm as any).runInThisContext = function (code: string, opts?: vm.RunningScriptOptions | string) {
+    const cur = current();
+    if (cur && typeof code === 'string' && WRAPPER.test(code) && typeof opts === 'object') {
+      cur.record(code);
+      return orig.call(vm, code, { ...opts, filename: cur.label });
+    }
+    return orig.call(vm, code, opts as any);
+  };
+}
