@@ -49,7 +49,9 @@ function withPlain(b: MimeBundle, value: unknown): MimeBundle {
 
 /** Text form of a value: strings keep quotes (like a REPL), objects are depth-limited. */
 export function plain(value: unknown): string {
-  return inspect(value, INSPECT);
+  const text = inspect(value, INSPECT);
+  // async_hooks (which the kernel uses to stop interrupted cells) tags promises with symbols; hide them.
+  return value instanceof Promise ? text.replace(/,?\s*\[Symbol\((async_id_symbol|trigger_async_id_symbol|kResourceStore)\)\]: [^\n]*?(?=,?\n|\s*\}$)/g, '').replace(/\{\s+([^\n]*?)\s*\}$/, '{ $1 }') : text;
 }
 
 /** A handle on one display output, returned by `display()`. */

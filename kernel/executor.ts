@@ -77,7 +77,7 @@ export class CellExecutor {
       if (ok) return { status: 'ok', hasValue: cap.hasValue, value: cap.value };
       if (cap.diags.length) return { status: 'error', error: compileError(label, code, cap.diags) };
       const err = cap.errors[0];
-      if (err instanceof Error && INTERRUPT_MESSAGES.has(err.message)) {
+      if (err instanceof Error && (INTERRUPT_MESSAGES.has(err.message) || (err as any).code === 'ERR_SCRIPT_EXECUTION_INTERRUPTED')) {
         ctx.cancelled = true;
         return { status: 'error', error: interruptError() };
       }
