@@ -7,7 +7,7 @@
  * gets depth-limited `util.inspect` text.
  */
 import { inspect } from 'util';
-import { isTensorLike, tensorMimeBundle } from './tensor-format';
+import { formatTensor, isTensorLike, tensorMimeBundle } from './tensor-format';
 
 /** The symbol for the rich-display method. `Symbol.for` so lib code can use it without importing the kernel. */
 export const MIMEBUNDLE = Symbol.for('jupyter.mimebundle');
@@ -43,12 +43,30 @@ export function toDisplayContent(value: unknown): DisplayContent | undefined {
   return { data: { 'text/plain': plain(value) }, metadata: {} };
 }
 
+/**
+ * Tensors inside arrays and objects (`[x.add(y), x.mul(y)]`) should read like PyTorch too, not like tfjs's
+ * internals: give the tensor classes we meet a util.inspect hook (which console.log uses as well).
+ */
+function teachTensorInspect(v: unknown, depth: number): void {
+  if (isTensorLike(v)) {
+    const proto = Object.getPrototypeOf(v);
+    if (proto && !Object.prototype.hasOwnProperty.call(proto, inspect.custom)) {
+      Object.defineProperty(proto, inspect.custom, { value(this: any) { return formatTensor(this); }, configurable: true });
+    }
+    return;
+  }
+  if (depth <= 0 || v === null || typeof v !== 'object') return;
+  const items = v instanceof Map ? [...v.values()] : Array.isArray(v) ? v : Object.values(v);
+  for (const x of items.slice(0, 100)) teachTensorInspect(x, depth - 1);
+}
+
 function withPlain(b: MimeBundle, value: unknown): MimeBundle {
   return 'text/plain' in b ? b : { ...b, 'text/plain': plain(value) };
 }
 
 /** Text form of a value: strings keep quotes (like a REPL), objects are depth-limited. */
 export function plain(value: unknown): string {
+  teachTensorInspect(value, 2);
   const text = inspect(value, INSPECT);
   // async_hooks (which the kernel uses to stop interrupted cells) tags promises with symbols; hide them.
   return value instanceof Promise ? text.replace(/,?\s*\[Symbol\((async_id_symbol|trigger_async_id_symbol|kResourceStore)\)\]: [^\n]*?(?=,?\n|\s*\}$)/g, '').replace(/\{\s+([^\n]*?)\s*\}$/, '{ $1 }') : text;
