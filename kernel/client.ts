@@ -11,12 +11,13 @@
  * client look like notebooks executed by `jupyter nbconvert --execute`.
  */
 import { spawn, type ChildProcess } from 'child_process';
-import { createHmac, randomBytes, randomUUID, timingSafeEqual } from 'crypto';
+import { randomBytes, randomUUID } from 'crypto';
 import * as fs from 'fs';
 import * as net from 'net';
 import * as os from 'os';
 import * as path from 'path';
 import * as zmq from 'zeromq';
+import { makeHeader, parse, serialize, sign, SignatureError, type Header, type Message } from './protocol';
 
 // ---------------------------------------------------------------------------
 // Types
@@ -24,15 +25,8 @@ import * as zmq from 'zeromq';
 /** The channels this client is connected to (stdin is not: `allow_stdin` is always false). */
 export type Channel = 'shell' | 'control' | 'iopub';
 
-/** A Jupyter message header (protocol 5.3). */
-export interface MessageHeader {
-  msg_id: string;
-  username: string;
-  session: string;
-  date: string;
-  msg_type: string;
-  version: string;
-}
+/** A Jupyter message header (protocol 5.3); the kernel's own {@link Header}. */
+export interface MessageHeader extends Header {}
 
 /** A decoded Jupyter message. `content` is loosely typed on purpose: tests poke at arbitrary fields. */
 export interface JupyterMessage<C = Record<string, any>> {
@@ -291,34 +285,22 @@ export function coalesceStreams(outputs: NotebookOutput[]): NotebookOutput[] {
 }
 
 // ---------------------------------------------------------------------------
-// Wire format
-
-const DELIM = Buffer.from('<IDS|MSG>');
+// Wire format: signing, framing and verification are the kernel's own (./protocol).
 
 /** HMAC-SHA256 hex digest of the four JSON frames ('' when the key is empty, per spec). */
-export function signFrames(key: string, parts: Array<string | Buffer>): string {
-  if (!key) return '';
-  const h = createHmac('sha256', key);
-  for (const p of parts) h.update(p);
-  return h.digest('hex');
-}
-
-function sameSignature(a: string, b: string): boolean {
-  const x = Buffer.from(a);
-  const y = Buffer.from(b);
-  return x.length === y.length && timingSafeEqual(x, y);
-}
+export const signFrames: (key: string, parts: Array<string | Buffer>) => string = sign;
 
 /** Decodes raw frames; throws on a missing delimiter, bad JSON or a wrong signature. */
 function decode(channel: Channel, key: string, frames: Buffer[]): JupyterMessage {
-  const i = frames.findIndex((f) => f.equals(DELIM));
-  if (i < 0 || frames.length < i + 6) throw new Error(`${channel}: malformed message (${frames.length} frames, delimiter at ${i})`);
-  const signature = frames[i + 1].toString();
-  const parts = frames.slice(i + 2, i + 6);
-  const expected = signFrames(key, parts);
-  if (!sameSignature(signature, expected)) throw new Error(`${channel}: invalid signature on a message`);
-  const [header, parent_header, metadata, content] = parts.map((p) => JSON.parse(p.toString('utf8')));
-  return { channel, identities: frames.slice(0, i), header, parent_header, metadata, content, buffers: frames.slice(i + 6) };
+  let msg: ReturnType<typeof parse>;
+  try {
+    msg = parse(key, frames);
+  } catch (err) {
+    if (!(err instanceof SignatureError)) throw err; // bad JSON
+    const what = err.message.startsWith('malformed') ? `${err.message} (${frames.length} frames)` : 'invalid signature on a message';
+    throw new Error(`${channel}: ${what}`, { cause: err });
+  }
+  return { channel, ...msg, buffers: msg.buffers ?? [] };
 }
 
 // ---------------------------------------------------------------------------
@@ -584,17 +566,17 @@ export class KernelClient {
     content: object,
     opts: { signature?: string; metadata?: object; parentHeader?: object } = {},
   ): { msgId: string; header: MessageHeader; frames: Array<string | Buffer> } {
-    const header: MessageHeader = {
-      msg_id: randomUUID(),
-      username: 'd2l-ts',
-      session: this.session,
-      date: new Date().toISOString(),
-      msg_type: msgType,
-      version: '5.3',
+    const header: MessageHeader = makeHeader(msgType, this.session);
+    const msg: Message = {
+      header,
+      parent_header: (opts.parentHeader ?? {}) as Message['parent_header'],
+      metadata: (opts.metadata ?? {}) as Message['metadata'],
+      content,
     };
-    const parts = [header, opts.parentHeader ?? {}, opts.metadata ?? {}, content].map((p) => JSON.stringify(p));
-    const signature = opts.signature ?? signFrames(this.connection.key, parts);
-    return { msgId: header.msg_id, header, frames: [DELIM, signature, ...parts] };
+    // No identities (DEALER), so the frames are: <IDS|MSG>, signature, the four JSON frames.
+    const frames = serialize(this.connection.key, msg);
+    if (opts.signature !== undefined) frames[1] = opts.signature;
+    return { msgId: header.msg_id, header, frames };
   }
 
   /** Sends raw frames on shell or control, as they are (e.g. a message with a wrong signature). */

@@ -4,6 +4,8 @@
  */
 
 /** The source of an executed cell: its TypeScript and the JavaScript tslab produced from it. */
+import { inspect } from 'util';
+
 export interface CellSource {
   ts: string;
   /** tslab's output; its wrapper prefix shares line 1, so JS line numbers are V8's line numbers. */
@@ -106,11 +108,13 @@ export function runtimeError(err: unknown, cells: Map<string, CellSource>): Erro
     } else if (INTERNAL.some((r) => r.test(file))) {
       continue;
     } else if (/node_modules/.test(file)) {
+      if (hidden && packageOf(file) !== hiddenWhere) flushHidden();
       hidden++;
       hiddenWhere = packageOf(file);
     } else {
       flushHidden();
-      tb.push(`File ${file}:${l}${fn ? `, in ${fn}` : ''}`, '');
+      const name = fn?.replace(/^(exports|Proxy)\./, '');
+      tb.push(`File ${file}:${l}${name ? `, in ${name}` : ''}`, '');
     }
   }
   flushHidden();
@@ -123,9 +127,12 @@ function packageOf(file: string): string {
   return m ? m[1].replace(/\\/g, '/') : 'node_modules';
 }
 
+/** A thrown non-Error (`throw {code: 42}`) shown the way a learner wrote it, not as `[object Object]`. */
 function safeString(v: unknown): string {
   try {
-    return String(v);
+    const ts = v !== null && typeof v === 'object' ? (v as { toString?: unknown }).toString : undefined;
+    const own = typeof ts === 'function' && ts !== Object.prototype.toString;
+    return own ? String(v) : inspect(v, { depth: 2, breakLength: Infinity, maxArrayLength: 20 });
   } catch {
     return Object.prototype.toString.call(v);
   }
