@@ -96,6 +96,15 @@ export class KernelServer {
       try { for await (const frames of this.hb) await this.hb.send(frames); } catch { /* closed */ }
     })();
     process.on('SIGINT', () => this.executor.interrupt());
+    // A promise rejected with no handler, or a throw inside a timer callback, must not end the kernel
+    // (Node's default): report it in the output of the cell it belongs to and carry on.
+    const report = (kind: string) => (e: unknown) => {
+      const text = e instanceof Error ? e.stack ?? `${e.name}: ${e.message}` : String(e);
+      if (this.parent) this.writeStream('stderr', `${kind}: ${text}\n`);
+      else realStderr(`d2l-ts kernel: ${kind}: ${text}\n`);
+    };
+    process.on('unhandledRejection', report('Unhandled promise rejection'));
+    process.on('uncaughtException', report('Uncaught exception'));
     this.pub('status', { execution_state: 'starting' });
     rawTimers.setImmediate(() => this.executor.init());
   }

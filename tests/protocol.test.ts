@@ -156,6 +156,14 @@ describe('d2l-ts kernel over the Jupyter protocol', () => {
     expect(text((await kc.execute('1 + 1')).outputs)).toBe('2');
   });
 
+  it('survives an unhandled rejection and a throw in a timer callback', async () => {
+    const r = await kc.execute("Promise.reject(new Error('nobody listens'));\nsetTimeout(() => { throw new RangeError('late throw') }, 0);\nawait new Promise((r) => setTimeout(r, 100))");
+    const err = r.outputs.filter((o: any) => o.name === 'stderr').map((o: any) => o.text).join('');
+    expect(err).toContain('Unhandled promise rejection: Error: nobody listens');
+    expect(err).toContain('Uncaught exception: RangeError: late throw');
+    expect(text((await kc.execute('kept')).outputs)).toBe('5');
+  });
+
   it('answers complete, inspect, is_complete, history and comm_info', async () => {
     const c = await kc.request('shell', 'complete_request', { code: 'Math.fl', cursor_pos: 7 });
     expect(c.content.matches).toContain('floor');
