@@ -1,0 +1,56 @@
+/**
+ * Reproducibility: one seed for every random source the lib and notebooks use (parameter init,
+ * shuffling, dropout masks, synthetic data). d2l never seeds, so its numbers change on every run; ours don't.
+ *
+ * tfjs random ops take an explicit integer seed, so we hand out a deterministic sequence of them
+ * (`nextSeed()`), and shuffles use a seeded JS generator (`random()`).
+ */
+
+/** The seed applied on import (and announced by the lib). */
+export const DEFAULT_SEED = 42;
+
+const STATE_KEY = Symbol.for('d2l-ts.random');
+interface RandomState { seed: number; s: number; }
+// One state per process even if the module is loaded twice (notebook + lib copies).
+const state: RandomState = ((globalThis as any)[STATE_KEY] ??= { seed: DEFAULT_SEED, s: DEFAULT_SEED >>> 0 });
+
+/**
+ * Seeds every random source: later calls of {@link nextSeed} and {@link random} repeat exactly.
+ * @param n a non-negative integer
+ * @example d2l.seed(0)
+ */
+export function seed(n: number): void {
+  if (!Number.isInteger(n) || n < 0) throw new Error(`seed: expected a non-negative integer, got ${n}`);
+  state.seed = n;
+  state.s = n >>> 0;
+}
+
+/** The seed set last (by {@link seed} or the default). */
+export function currentSeed(): number {
+  return state.seed;
+}
+
+/** mulberry32: a small, fast, well-mixed 32-bit generator. Returns a float in [0, 1). */
+export function random(): number {
+  state.s = (state.s + 0x6d2b79f5) >>> 0;
+  let t = state.s;
+  t = Math.imul(t ^ (t >>> 15), t | 1);
+  t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+  return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+}
+
+/** The next integer seed for a tfjs random op (`tf.randomNormal(shape, 0, 1, 'float32', d2l.nextSeed())`). */
+export function nextSeed(): number {
+  return Math.floor(random() * 2147483647);
+}
+
+/** A seeded random permutation of 0..n-1 (Fisher–Yates), used to shuffle examples each epoch. */
+export function permutation(n: number): Int32Array {
+  const p = new Int32Array(n);
+  for (let i = 0; i < n; i++) p[i] = i;
+  for (let i = n - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    const t = p[i]; p[i] = p[j]; p[j] = t;
+  }
+  return p;
+}
