@@ -8,4 +8,4 @@
  */
 export * from './backend';
 export { registerWasmKernels, WASM_KERNELS } from './wasm-kernels';
-export { seed, currentSeed, nextSeed, random, permutation, DEFAULT_SEED } from './random';
+export { seed, currentSeed, nextSeed, random, createRng, permutation, DEFAULT_SEED } from './random';

@@ -30,13 +30,30 @@ export function currentSeed(): number {
   return state.seed;
 }
 
-/** mulberry32: a small, fast, well-mixed 32-bit generator. Returns a float in [0, 1). */
-export function random(): number {
-  state.s = (state.s + 0x6d2b79f5) >>> 0;
-  let t = state.s;
+/** mulberry32: a small, fast, well-mixed 32-bit generator. One step: the new state and a float in [0, 1). */
+function mulberry32(s: number): [number, number] {
+  s = (s + 0x6d2b79f5) >>> 0;
+  let t = s;
   t = Math.imul(t ^ (t >>> 15), t | 1);
   t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-  return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  return [s, ((t ^ (t >>> 14)) >>> 0) / 4294967296];
+}
+
+/** The seeded global stream: a float in [0, 1). Repeats after {@link seed}. */
+export function random(): number {
+  const [s, v] = mulberry32(state.s);
+  state.s = s;
+  return v;
+}
+
+/** An independent generator of floats in [0, 1) with its own seed (test data, local shuffles). */
+export function createRng(seedValue: number): () => number {
+  let s = seedValue >>> 0;
+  return () => {
+    const [next, v] = mulberry32(s);
+    s = next;
+    return v;
+  };
 }
 
 /** The next integer seed for a tfjs random op (`tf.randomNormal(shape, 0, 1, 'float32', d2l.nextSeed())`). */

@@ -11,6 +11,7 @@ import * as path from 'path';
 import { describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import { BACKEND_CHOICES, describeBackend, type BackendInfo } from '../lib/backend';
+import { createRng } from '../lib/random';
 
 const ROOT = path.resolve(__dirname, '..');
 
@@ -159,16 +160,7 @@ describe('describeBackend', () => {
 // ---------------------------------------------------------------------------------------------------
 // Every op the lectures train with, forward and gradient, native TensorFlow vs the cpu backend.
 
-function rng(seed: number): () => number {   // mulberry32
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const rng = createRng;
 function rand(shape: number[], seed: number, lo = -1, hi = 1): () => tf.Tensor {
   const r = rng(seed);
   const v = Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => lo + (hi - lo) * r());

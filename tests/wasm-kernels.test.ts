@@ -5,20 +5,11 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../lib/backend';
 import { WASM_KERNELS } from '../lib/wasm-kernels';
+import { createRng } from '../lib/random';
 
 const TOL = 1e-4;
 
-/** mulberry32: small, seedable, good enough for test data. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const rng = createRng;
 
 /** Host-side data, turned into a tensor on whichever backend is active when `t()` is called. */
 class Data {
