@@ -22,6 +22,7 @@ import * as os from 'os';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 import { registerWasmKernels } from './wasm-kernels';
+import { currentSeed } from './random';
 
 /** A backend d2l-ts can run on, in order of preference. */
 export type BackendChoice = 'tensorflow-gpu' | 'tensorflow' | 'wasm' | 'cpu';
@@ -72,7 +73,8 @@ export function initBackend(): Promise<BackendInfo> {
     state.promise = chooseBackend().then(
       (info) => {
         state.info = info;
-        console.log(describeBackend(info)); // once per process: which backend, and why others were skipped
+        // Once per process: which backend, why others were skipped, and the seed in force.
+        console.log(`${describeBackend(info)}; seed ${currentSeed()} (d2l.seed(n) to change)`);
         return info;
       },
       (err: unknown) => {
