@@ -19,6 +19,8 @@ const INTERRUPT_MESSAGES = new Set(['Interrupted asynchronously', 'Script execut
 
 export class CellExecutor {
   private tslab?: Executor;
+  /** Length of the declarations tslab carries from cell to cell (grows with user declarations only). */
+  declarationsLength = 0;
   private closeConverter?: () => void;
   /** Sources of executed cells by label, for tracebacks into earlier cells' functions. */
   readonly cells = new Map<string, CellSource>();
@@ -38,13 +40,16 @@ export class CellExecutor {
     installTimerGuards();
     patchVmFilenames(() => this.current && { ...this.current, record: (js: string) => this.cells.set(this.current!.label, { ts: this.current!.ts, js }) });
     const conv = createConverter({ isJS: false, isBrowser: false });
-    const prelude = this.prelude;
-    // Prepend our globals' declarations to tslab's "previous cells" declarations on every call.
+    // Prepend our globals' declarations to tslab's "previous cells" declarations on every call, between
+    // markers: tslab re-prints earlier declarations into each cell's declOutput (in its own order), so we
+    // cut the marked block out again, or it would pile up once per cell and slow every compile.
+    const prelude = `${PRELUDE_BEGIN}\n${this.prelude}\n${PRELUDE_END}\n`;
     const node = {
       ...conv,
       convert: (prev: string, src: string) => {
         const r = conv.convert(prelude + prev, src);
-        if (r.declOutput?.startsWith(prelude)) r.declOutput = r.declOutput.slice(prelude.length);
+        if (r.declOutput) r.declOutput = stripPrelude(r.declOutput);
+        if (r.declOutput !== undefined) this.declarationsLength = r.declOutput.length;
         return r;
       },
       inspect: (prev: string, src: string, pos: number) => conv.inspect(prelude + prev, src, pos),
@@ -113,6 +118,16 @@ export class CellExecutor {
   close(): void {
     this.closeConverter?.();
   }
+}
+
+const PRELUDE_BEGIN = 'declare const __d2l_prelude_begin__: 0;';
+const PRELUDE_END = 'declare const __d2l_prelude_end__: 0;';
+/** Removes the kernel's prelude block (markers included) from tslab's declaration output. */
+export function stripPrelude(decl: string): string {
+  const b = decl.indexOf(PRELUDE_BEGIN);
+  const e = decl.indexOf(PRELUDE_END, b);
+  if (b < 0 || e < 0) return decl;
+  return decl.slice(0, b) + decl.slice(e + PRELUDE_END.length).replace(/^\n/, '');
 }
 
 function flatten(m: unknown): string {

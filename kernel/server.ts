@@ -45,6 +45,18 @@ const origStdoutWrite = process.stdout.write.bind(process.stdout);
 const origStderrWrite = process.stderr.write.bind(process.stderr);
 const realStderr = (s: string) => { origStderrWrite(s); };
 
+/** Heap growth (bytes) between cells that triggers a collection; see KernelServer.collectGarbage. */
+const GC_GROWTH = 64 * 1024 * 1024;
+/** V8's gc(), reachable without starting node with --expose-gc. */
+const forceGc: (() => void) | undefined = (() => {
+  try {
+    require('v8').setFlagsFromString('--expose-gc');
+    return require('vm').runInNewContext('gc') as () => void;
+  } catch {
+    return undefined;
+  }
+})();
+
 /** How often streamed output is flushed to the front end while a cell runs (ipykernel uses 200 ms). */
 const STREAM_FLUSH_MS = 50;
 
@@ -65,6 +77,7 @@ export class KernelServer {
   private parent?: Received;
   private stream = { name: '', text: '', last: 0, timer: undefined as NodeJS.Timeout | undefined };
   private closing = false;
+  private heapAfterGc = 0;
 
   constructor(private conn: ConnectionInfo, cwd: string, private version: string) {
     const api = createDisplayApi({
@@ -210,7 +223,20 @@ export class KernelServer {
     }
     this.reply(msg, sock, 'execute_reply', reply);
     this.pub('status', { execution_state: 'idle' }, msg);
+    this.collectGarbage();
     return outcome.status === 'ok';
+  }
+
+  /**
+   * Each cell makes the TypeScript compiler allocate a few MB that V8 collects lazily, so a long session
+   * of small cells grows the process by hundreds of MB before V8 bothers. When the heap has grown by more
+   * than GC_GROWTH since the last collection we collect between cells (a few tens of ms, while idle).
+   */
+  private collectGarbage(): void {
+    const used = process.memoryUsage().heapUsed;
+    if (used - this.heapAfterGc < GC_GROWTH) return;
+    forceGc?.();
+    this.heapAfterGc = process.memoryUsage().heapUsed;
   }
 
   private kernelInfo() {
