@@ -9,3 +9,6 @@
 export * from './backend';
 export { registerWasmKernels, WASM_KERNELS } from './wasm-kernels';
 export { seed, currentSeed, nextSeed, random, createRng, permutation, DEFAULT_SEED } from './random';
+export * from './check';
+export * from './data';
+export * from './fashion-mnist';
