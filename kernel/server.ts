@@ -223,7 +223,8 @@ export class KernelServer {
     }
     this.reply(msg, sock, 'execute_reply', reply);
     this.pub('status', { execution_state: 'idle' }, msg);
-    this.collectGarbage();
+    // Only once the reply and `idle` have left: a collection must never delay them.
+    void Promise.all([this.send.iopub.flushed(), this.send[sock].flushed()]).then(() => rawTimers.setImmediate(() => this.collectGarbage()));
     return outcome.status === 'ok';
   }
 
