@@ -262,6 +262,11 @@ async function loadWasm(): Promise<Loaded> {
 
 async function loadCpu(): Promise<Loaded> {
   if (!(await tf.setBackend('cpu'))) throw new Skip('cpu backend failed to initialise');
+  // tfjs-backend-cpu prints "Hi, looks like you are running TensorFlow.js in Node.js…" on its first write in
+  // Node. Our backend line already says cpu was chosen (and why the others were skipped), so mark the
+  // backend as used instead of letting the banner land in a learner's cell.
+  const cpu = tf.backend() as unknown as { firstUse?: boolean };
+  if (typeof cpu.firstUse === 'boolean') cpu.firstUse = false;
   state.gpus = 0;
   return { name: 'cpu', threads: 1, device: cpuDevice(1) };
 }
