@@ -12,3 +12,13 @@ export { seed, currentSeed, nextSeed, random, createRng, permutation, DEFAULT_SE
 export * from './check';
 export * from './data';
 export * from './fashion-mnist';
+export { Timer, Accumulator } from './utils';
+export { linreg, squaredLoss, sgd, type Grads } from './linear';
+export { softmax, crossEntropy, softmaxCrossEntropy, accuracy, evaluateAccuracy, evaluateLoss, predictCh3,
+  type Net, type NetFn, type Loss, type Prediction } from './classify';
+export { trainEpochCh3, trainCh3, type Updater, type ScratchUpdater, type TrainOptions, type EpochMetrics,
+  type TrainResult } from './train';
+export { corr2d, evaluateAccuracyGpu, trainCh6, xavierInit } from './conv';
+export { plot, setFigsize, Figure, type PlotOptions } from './plot';
+export { Animator, type AnimatorOptions } from './animator';
+export { showImages } from './images';
