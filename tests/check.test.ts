@@ -297,3 +297,16 @@ describe('check-golden', () => {
     expect(notebook.validateNotebook(back)).toEqual([]);
   });
 });
+
+describe('check-golden: stream chunks', () => {
+  it('joins consecutive stream chunks of a cell, so nbconvert and the runner pass the same expectations', () => {
+    const cell = { cell_type: 'code', id: 'a', execution_count: 1, metadata: {}, source: 'x',
+      outputs: [{ output_type: 'stream', name: 'stdout', text: 'line1\n' }, { output_type: 'stream', name: 'stdout', text: 'line2\n' },
+        { output_type: 'stream', name: 'stderr', text: 'warn\n' }] };
+    const nb = { nbformat: 4, nbformat_minor: 5, metadata: {}, cells: [cell] };
+    const ok = golden.checkNotebook(nb, { outputs: [{ kind: 'stream', cell: 'a', name: 'stdout', text: 'line1\nline2', count: 1 }] }, { name: 't' });
+    expect(ok.failed).toBe(0);
+    const bad = golden.checkNotebook(nb, { outputs: [{ kind: 'stream', cell: 'a', text: 'line1\nline2\nwarn' }] }, { name: 't' });
+    expect(bad.failed).toBeGreaterThan(0); // different stream names are not joined
+  });
+});

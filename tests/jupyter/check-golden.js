@@ -263,6 +263,22 @@ const KIND_TEST = {
   image: (o) => isBundle(o) && IMAGE_MIMES.some((m) => m in (o.data ?? {})),
 };
 
+/**
+ * A cell's outputs with consecutive streams of the same name joined, as nbclient's coalesce_streams does:
+ * nbconvert keeps each flushed chunk of console output as its own output while `npm run lessons` merges
+ * them, and both clients must pass the same expectations.
+ */
+function mergedOutputs(cell) {
+  const merged = [];
+  for (const o of cell.outputs ?? []) {
+    const last = merged[merged.length - 1];
+    if (o.output_type === 'stream' && last?.output_type === 'stream' && last.name === o.name) {
+      merged[merged.length - 1] = { ...last, text: text(last.text) + text(o.text) };
+    } else merged.push(o);
+  }
+  return merged;
+}
+
 /** The text an expectation's text/contains/match look at. */
 function outputText(o) {
   if (o.output_type === 'stream') return text(o.text);
@@ -395,13 +411,13 @@ function checkNotebook(nb, golden, opts = {}) {
       }
     }
     const hits = [];
-    for (const c of scope) for (const o of c.cell.outputs ?? []) if (outputMatches(o, e)) hits.push(c);
+    for (const c of scope) for (const o of mergedOutputs(c.cell)) if (outputMatches(o, e)) hits.push(c);
     const ok = e.count === undefined ? hits.length > 0 : hits.length === e.count;
     let detail = '';
     if (!ok) {
       detail = `found ${hits.length}${e.count === undefined ? ', expected at least 1' : `, expected ${e.count}`}`;
       // Show what the selected cells did produce, so the message names the value.
-      const seen = scope.flatMap((c) => (c.cell.outputs ?? []).filter((o) => KIND_TEST[e.kind](o)).map((o) => ({ c, o })));
+      const seen = scope.flatMap((c) => mergedOutputs(c.cell).filter((o) => KIND_TEST[e.kind](o)).map((o) => ({ c, o })));
       if (e.cell !== undefined && seen.length) {
         detail += `; got ${seen.slice(0, 3).map(({ o }) => e.kind === 'plot' ? `${(figureOf(o).data ?? []).length} traces` : JSON.stringify(short(outputText(o), 160))).join(', ')}`;
       } else if (e.cell !== undefined) {
