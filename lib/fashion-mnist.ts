@@ -60,9 +60,11 @@ export interface FashionMnistOptions {
   timeoutMs?: number;
   /** Expected MD5s replacing the official ones (tests, a re-released data set). */
   checksums?: Partial<Record<FashionMnistFile, string>>;
-  /** Print the one-line summary (default true). */
+  /** Print the one-line summary: `true` always, `false` never, default once per process and source. */
   verbose?: boolean;
 }
+
+const SAID_KEY = Symbol.for('d2l-ts.fashion-mnist.said');
 
 /** Lecture 09a: options of {@link loadDataFashionMnist}, d2l's `resize` plus the loading options. */
 export interface LoadDataFashionMnistOptions extends FashionMnistOptions {
@@ -227,7 +229,10 @@ export async function loadFashionMnistArrays(opts: FashionMnistOptions = {}): Pr
       `a fixed split, not the official one; ${describeDropped(d.dropped)})`;
   const summary = `Fashion-MNIST: ${what}: train ${d.numTrain}, test ${d.numTest} images of ${ROWS}x${COLS}; ` +
     `${fromCache ? 'decoded cache' : 'decoded'} in ${seconds.toFixed(2)} s${notes.length ? ` [${notes.join('; ')}]` : ''}`;
-  if (opts.verbose !== false) console.log(summary);
+  // Lectures load the data several times (scratch, concise, …): say where it comes from once, not each time.
+  const said = ((globalThis as any)[SAID_KEY] ??= new Set<string>()) as Set<string>;
+  if (opts.verbose === true || (opts.verbose === undefined && !said.has(d.source))) console.log(summary);
+  said.add(d.source);
   return { ...d, rows: ROWS, cols: COLS, fromCache, seconds, summary };
 }
 
