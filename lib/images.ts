@@ -175,7 +175,7 @@ export class ImageGrid {
           `style="image-rendering:pixelated;display:inline-block"></td>`,
         );
       }
-      rows.push(`<tr>${cells.join('')}</tr>`);
+      rows.push(`<tr style="background:none">${cells.join('')}</tr>`);
     }
     return `<table class="d2l-images" style="border-collapse:collapse;border:none;margin:0">${rows.join('')}</table>`;
   }

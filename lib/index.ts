@@ -22,3 +22,6 @@ export { corr2d, evaluateAccuracyGpu, trainCh6, xavierInit } from './conv';
 export { plot, setFigsize, Figure, type PlotOptions } from './plot';
 export { Animator, type AnimatorOptions } from './animator';
 export { showImages } from './images';
+export { setPlotlyInline, type Scale } from './plot';
+export { ImageGrid, type ShowImagesOptions } from './images';
+export { Progress, type ProgressOptions } from './progress';

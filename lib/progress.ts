@@ -175,7 +175,7 @@ export class Progress {
   bundle(): Record<string, string> {
     const f = this.fraction;
     const bar = f !== undefined ? `<progress value="${f.toFixed(4)}" max="1" style="width:12em;vertical-align:middle"></progress> ` : '';
-    const html = `<div class="d2l-progress" style="font-family:monospace;font-size:12px;white-space:pre">${bar}${escapeHtml(this.line)}</div>`;
+    const html = `<div class="d2l-progress" style="font-family:monospace;font-size:12px;white-space:pre-wrap">${bar}${escapeHtml(this.line)}</div>`;
     return { 'text/plain': this.line, 'text/html': html };
   }
 

@@ -33,7 +33,7 @@ describe('showImages', () => {
     expect(px(png, 2 * 88, 88)).toEqual([200, 200, 200, 255]); // image 5
     const html = b['text/html'] as string;
     expect(html.match(/<img /g)).toHaveLength(6);
-    expect(html.match(/<tr>/g)).toHaveLength(2);
+    expect(html.match(/<tr /g)).toHaveLength(2);
     expect(html).toContain('pull&lt;over&gt;');
     expect(html).toContain('sandal<br>shirt');
     const img = /src="data:image\/png;base64,([^"]+)" width="84" height="84"/.exec(html)!;
