@@ -10,6 +10,7 @@
 export const DEFAULT_SEED = 42;
 
 const STATE_KEY = Symbol.for('d2l-ts.random');
+const MATH_KEY = Symbol.for('d2l-ts.random.math');
 interface RandomState { seed: number; s: number; }
 // One state per process even if the module is loaded twice (notebook + lib copies).
 const state: RandomState = ((globalThis as any)[STATE_KEY] ??= { seed: DEFAULT_SEED, s: DEFAULT_SEED >>> 0 });
@@ -23,6 +24,17 @@ export function seed(n: number): void {
   if (!Number.isInteger(n) || n < 0) throw new Error(`seed: expected a non-negative integer, got ${n}`);
   state.seed = n;
   state.s = n >>> 0;
+  seedMathRandom(n);
+}
+
+/**
+ * tfjs draws from `Math.random` wherever no seed is given — `tf.layers.dropout` masks (a fixed layer seed
+ * would repeat one mask on every batch), default initializers, `tf.randomUniform()` without a seed. We replace
+ * it with a seeded generator of its own (separate from {@link nextSeed}'s stream, so code that uses both stays
+ * reproducible), re-seeded by {@link seed}.
+ */
+function seedMathRandom(n: number): void {
+  Math.random = createRng((n ^ 0x9e3779b9) >>> 0);
 }
 
 /** The seed set last (by {@link seed} or the default). */
@@ -70,4 +82,10 @@ export function permutation(n: number): Int32Array {
     const t = p[i]; p[i] = p[j]; p[j] = t;
   }
   return p;
+}
+
+// The default seed covers Math.random from the first import on (see seedMathRandom); only once per process.
+if (!(globalThis as any)[MATH_KEY]) {
+  (globalThis as any)[MATH_KEY] = true;
+  seedMathRandom(state.seed);
 }
