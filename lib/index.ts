@@ -7,6 +7,8 @@
  * and why others were skipped.
  */
 export * from './backend';
+import { installTensorInspect } from './inspect';
+installTensorInspect();
 export { registerWasmKernels, WASM_KERNELS } from './wasm-kernels';
 export { seed, currentSeed, nextSeed, random, createRng, permutation, DEFAULT_SEED } from './random';
 export * from './check';
