@@ -8,10 +8,11 @@ import { initBackend } from '../lib/backend';
 import {
   accuracy, correctCount, crossEntropy, evaluateAccuracy, evaluateLoss, predictCh3, softmax, softmaxCrossEntropy,
 } from '../lib/classify';
-import type { Batch, DataIter } from '../lib/data';
+import type { DataIter } from '../lib/data';
 import { MIMEBUNDLE } from '../lib/display';
 import { squaredLoss } from '../lib/linear';
-import { permutation } from '../lib/random';
+
+import { tensorIter } from './helpers/tensor-iter';
 
 beforeAll(async () => {
   await initBackend();
@@ -24,25 +25,6 @@ function values(t: tf.Tensor): number[] {
   return Array.from(t.dataSync());
 }
 
-/** A DataIter over in-memory tensors (each batch a fresh gather, owned by the consumer). */
-function tensorIter(X: tf.Tensor, y: tf.Tensor, batchSize: number, shuffle = false): DataIter {
-  const n = X.shape[0];
-  return {
-    numExamples: n,
-    batchSize,
-    numBatches: Math.ceil(n / batchSize),
-    *[Symbol.iterator]() {
-      const order = shuffle ? permutation(n) : Int32Array.from({ length: n }, (_, i) => i);
-      for (let s = 0; s < n; s += batchSize) {
-        const idx = order.slice(s, Math.min(s + batchSize, n));
-        yield tf.tidy(() => {
-          const i = tf.tensor1d(idx, 'int32');
-          return [tf.gather(X, i), tf.gather(y, i)] as Batch;
-        });
-      }
-    },
-  };
-}
 
 describe('softmax', () => {
   it('normalises each row with exp', () => {

@@ -7,8 +7,8 @@ import * as tf from '@tensorflow/tfjs';
 import { Animator } from '../lib/animator';
 import { initBackend } from '../lib/backend';
 import { corr2d, evaluateAccuracyGpu, trainCh6, xavierInit } from '../lib/conv';
-import type { Batch, DataIter } from '../lib/data';
-import { createRng, nextSeed, permutation, seed } from '../lib/random';
+import { createRng, nextSeed, seed } from '../lib/random';
+import { tensorIter } from './helpers/tensor-iter';
 
 beforeAll(async () => {
   await initBackend();
@@ -17,25 +17,6 @@ beforeAll(async () => {
 const live: tf.Tensor[] = [];
 afterAll(() => tf.dispose(live));
 
-/** A DataIter over in-memory tensors (each batch a fresh gather, owned by the consumer). */
-function tensorIter(X: tf.Tensor, y: tf.Tensor, batchSize: number, shuffle = false): DataIter {
-  const n = X.shape[0];
-  return {
-    numExamples: n,
-    batchSize,
-    numBatches: Math.ceil(n / batchSize),
-    *[Symbol.iterator]() {
-      const order = shuffle ? permutation(n) : Int32Array.from({ length: n }, (_, i) => i);
-      for (let s = 0; s < n; s += batchSize) {
-        const idx = order.slice(s, Math.min(s + batchSize, n));
-        yield tf.tidy(() => {
-          const i = tf.tensor1d(idx, 'int32');
-          return [tf.gather(X, i), tf.gather(y, i)] as Batch;
-        });
-      }
-    },
-  };
-}
 
 describe('corr2d', () => {
   it('gives the book\'s [[19, 25], [37, 43]]', () => {

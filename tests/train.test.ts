@@ -8,11 +8,12 @@ import * as tf from '@tensorflow/tfjs';
 import { Animator } from '../lib/animator';
 import { initBackend } from '../lib/backend';
 import { crossEntropy, evaluateAccuracy, softmax, softmaxCrossEntropy, type Net } from '../lib/classify';
-import type { Batch, DataIter } from '../lib/data';
+import type { DataIter } from '../lib/data';
 import { linreg, sgd, squaredLoss } from '../lib/linear';
-import { createRng, nextSeed, permutation, seed } from '../lib/random';
+import { createRng, nextSeed, seed } from '../lib/random';
 import { trainCh3, trainEpochCh3, type ScratchUpdater } from '../lib/train';
 import { Accumulator, Timer } from '../lib/utils';
+import { tensorIter } from './helpers/tensor-iter';
 
 beforeAll(async () => {
   await initBackend();
@@ -21,25 +22,6 @@ beforeAll(async () => {
 const live: tf.Tensor[] = [];
 afterAll(() => tf.dispose(live));
 
-/** A DataIter over in-memory tensors (each batch a fresh gather, owned by the consumer). */
-function tensorIter(X: tf.Tensor, y: tf.Tensor, batchSize: number, shuffle = false): DataIter {
-  const n = X.shape[0];
-  return {
-    numExamples: n,
-    batchSize,
-    numBatches: Math.ceil(n / batchSize),
-    *[Symbol.iterator]() {
-      const order = shuffle ? permutation(n) : Int32Array.from({ length: n }, (_, i) => i);
-      for (let s = 0; s < n; s += batchSize) {
-        const idx = order.slice(s, Math.min(s + batchSize, n));
-        yield tf.tidy(() => {
-          const i = tf.tensor1d(idx, 'int32');
-          return [tf.gather(X, i), tf.gather(y, i)] as Batch;
-        });
-      }
-    },
-  };
-}
 
 /**
  * Three well-separated Gaussian blobs in 2-D (centres (±3, 0) and (0, 3), σ 0.5), `n` per class,
