@@ -23,6 +23,8 @@ const runner = (args: string[], opts: { timeout?: number; env?: NodeJS.ProcessEn
     timeout: opts.timeout ?? 120000,
     env: { ...process.env, ...opts.env },
   });
+/** out/ (absent in a fresh clone until something writes there). */
+const outDir = () => { const d = path.join(ROOT, 'out'); fs.mkdirSync(d, { recursive: true }); return d; };
 const tmpOut = (tag: string) => fs.mkdtempSync(path.join(os.tmpdir(), `lessons-${tag}-`));
 
 describe('lessons runner', () => {
@@ -36,7 +38,7 @@ describe('lessons runner', () => {
   }, 60000);
 
   it('fails with the notebook, cell and error named when a cell throws', () => {
-    const dir = fs.mkdtempSync(path.join(ROOT, 'out', 'broken-'));
+    const dir = fs.mkdtempSync(path.join(outDir(), 'broken-'));
     try {
       const nb = JSON.parse(fs.readFileSync(path.join(ROOT, 'tests/fixtures/smoke.ipynb'), 'utf8'));
       nb.cells.find((c: any) => c.cell_type === 'code' && c.metadata?.tags?.includes('raises-exception')).metadata = {};
@@ -149,7 +151,7 @@ describe('golden checks through the runner', () => {
   }, 60000);
 
   it('d2l.check values and plots are checked against bands (short schedule) and shown in the report', () => {
-    const dir = fs.mkdtempSync(path.join(ROOT, 'out', 'checks-'));
+    const dir = fs.mkdtempSync(path.join(outDir(), 'checks-'));
     try {
       const cell = (id: string, source: string) => ({ id, cell_type: 'code', metadata: {}, source, outputs: [], execution_count: null });
       const nb = (cells: any[]) => ({ nbformat: 4, nbformat_minor: 5, metadata: { kernelspec: { name: 'd2l-ts', display_name: 'TypeScript (d2l-ts)' } }, cells });
