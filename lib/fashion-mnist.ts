@@ -25,6 +25,7 @@ import * as zlib from 'zlib';
 import * as tf from '@tensorflow/tfjs';
 import { createDataIter, type DataIter } from './data';
 import { createRng } from './random';
+import { scaledImageBatch } from './upload';
 
 /** d2l's text labels of the 10 classes, indexed by label (lecture 09a). */
 export const FASHION_MNIST_LABELS: readonly string[] = Object.freeze([
@@ -281,18 +282,14 @@ function imageIter(images: Uint8Array, labels: Uint8Array, n: number, batchSize:
   resize: number | undefined): DataIter {
   return createDataIter(n, batchSize, shuffle, (order, start, end) => {
     const b = end - start;
-    const x = new Float32Array(b * PIXELS);
     const y = new Int32Array(b);
-    for (let i = 0; i < b; i++) {
-      const src = order === null ? start + i : order[start + i];
-      y[i] = labels[src];
-      const off = src * PIXELS;
-      const dst = i * PIXELS;
-      for (let j = 0; j < PIXELS; j++) x[dst + j] = images[off + j] / 255; // ToTensor: uint8 → [0, 1]
-    }
+    for (let i = 0; i < b; i++) y[i] = labels[order === null ? start + i : order[start + i]];
+    // ToTensor: uint8 → [0, 1], written straight into the tensor's memory where the backend allows
+    const x = scaledImageBatch(images, PIXELS, order, start, end, [b, ROWS, COLS, 1]);
     const X = resize === undefined || resize === ROWS
-      ? tf.tensor4d(x, [b, ROWS, COLS, 1])
-      : tf.tidy(() => tf.image.resizeBilinear(tf.tensor4d(x, [b, ROWS, COLS, 1]), [resize, resize]));
+      ? x
+      : tf.tidy(() => tf.image.resizeBilinear(x as tf.Tensor4D, [resize, resize]));
+    if (X !== x) x.dispose();
     return [X, tf.tensor1d(y, 'int32')];
   });
 }

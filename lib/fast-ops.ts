@@ -1,0 +1,160 @@
+/**
+ * Speed fixes to tfjs' training path, for every backend; {@link installFastOps} runs once, from `initBackend`.
+ * Each one removes work that `npm run bench:profile` showed in the lectures' training steps; results are
+ * unchanged (tested against the stock ops in tests/fast-ops.test.ts).
+ *
+ * 1. `tf.fused.matMul` (what `tf.layers.dense` calls) while gradients are recorded: matMul, add and activation run
+ *    as separate ops. tfjs' fused version wraps the kernel in a `customGrad` whose gradient computes the gradient of
+ *    EVERY input, including the data batch nobody asked for. In the lecture 10 MLP that is one wasted
+ *    [256,256]x[256,784] product per step, plus five reshapes. The separate ops' registered gradients are computed
+ *    lazily, only for inputs that lead to a trained variable, like PyTorch's autograd. Inference (no gradient
+ *    recorded) keeps the fused kernel.
+ * 2. ReLU's gradient on native TensorFlow: TF's own `ReluGrad` op (one kernel) instead of tfjs'
+ *    `dy * cast(step(x))`, which tfjs-node runs as six kernels (IsNan, Greater, Fill, Select, Cast, Mul). Like
+ *    PyTorch's `threshold_backward`, a NaN input gets gradient 0 (tfjs' step gives NaN).
+ * 3. Reshape on native TensorFlow: tfjs-node uploads the target shape as a new tensor for every reshape; here
+ *    the shape tensors are created once per distinct shape and kept by the binding (a few bytes each, never seen
+ *    by `tf.memory()`). The backward passes of the lectures' models do 8-20 reshapes per step.
+ * 4. Cast to the same dtype and Reshape to the same shape on native TensorFlow: no TF op at all, the output shares
+ *    the input's buffer (as tfjs-node's Identity does). tfjs' gradients and losses cast labels and masks that already
+ *    have the right dtype: 6-10 such casts per step in the lectures' models.
+ * @module
+ */
+import * as tf from '@tensorflow/tfjs';
+
+/** The parts of tfjs-node's NodeJSKernelBackend used here. */
+interface NodeBackend {
+  incRef(dataId: object): void;
+  binding: {
+    TF_ATTR_TYPE: number;
+    TF_FLOAT: number;
+    TF_INT32: number;
+    TF_BOOL: number;
+    createTensor(shape: number[], dtype: number, values: Int32Array): number;
+    executeOp(name: string, attrs: OpAttr[], inputIds: number[], numOutputs: number): TensorMetadata[];
+  };
+  getInputTensorIds(tensors: tf.TensorInfo[]): number[];
+  createOutputTensor(meta: TensorMetadata): tf.Tensor;
+}
+interface OpAttr { name: string; type: number; value: unknown }
+interface TensorMetadata { id: number; shape: number[]; dtype: number }
+
+type FusedMatMulArgs = Parameters<typeof tf.fused.matMul>[0];
+
+const INSTALLED = Symbol.for('d2l-ts.fast-ops');
+const g = globalThis as unknown as Record<symbol, boolean | undefined>;
+
+/**
+ * Installs the fixes above (idempotent, also across two copies of this module). `D2L_FAST_OPS=0` leaves tfjs
+ * stock, for comparisons (`D2L_FAST_OPS=0 npm run bench`).
+ */
+export function installFastOps(): void {
+  if (g[INSTALLED] || process.env.D2L_FAST_OPS === '0') return;
+  g[INSTALLED] = true;
+  lazyFusedMatMulGradients();
+  reluGradOnTensorflow();
+  cachedReshapeShapes();
+  sameDtypeCastIsIdentity();
+}
+
+function sameDtypeCastIsIdentity(): void {
+  const stock = tf.getKernel('Cast', 'tensorflow');
+  if (!stock) return;
+  tf.unregisterKernel('Cast', 'tensorflow');
+  tf.registerKernel({
+    ...stock,
+    kernelFunc: (args) => {
+      const { x } = args.inputs as { x: tf.TensorInfo };
+      if ((args.attrs as { dtype: tf.DataType }).dtype !== x.dtype) return stock.kernelFunc(args);
+      nodeBackend(args.backend).incRef(x.dataId);
+      return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
+    },
+  });
+}
+
+function lazyFusedMatMulGradients(): void {
+  const fused = tf.fused as { matMul: (args: FusedMatMulArgs) => tf.Tensor };
+  const stock = fused.matMul;
+  fused.matMul = function fusedMatMul(args: FusedMatMulArgs): tf.Tensor {
+    const depth = (tf.engine().state as unknown as { gradientDepth: number }).gradientDepth;
+    if (depth === 0) return stock(args);
+    const { a, b, transposeA = false, transposeB = false, bias, activation = 'linear', preluActivationWeights,
+      leakyreluAlpha } = args;
+    let y = tf.matMul(a, b, transposeA, transposeB);
+    if (bias != null) y = tf.add(y, bias);
+    return tf.backend_util.applyActivation(y, activation, preluActivationWeights as tf.Tensor, leakyreluAlpha);
+  };
+}
+
+function nodeBackend(backend: unknown): NodeBackend {
+  return backend as NodeBackend;
+}
+
+function typeAttr(b: NodeBackend, name: string, dtype: tf.DataType): OpAttr {
+  const value = dtype === 'float32' ? b.binding.TF_FLOAT : dtype === 'int32' ? b.binding.TF_INT32 : b.binding.TF_BOOL;
+  return { name, type: b.binding.TF_ATTR_TYPE, value };
+}
+
+function reluGradOnTensorflow(): void {
+  tf.registerKernel({
+    kernelName: 'ReluGrad',
+    backendName: 'tensorflow',
+    kernelFunc: ({ inputs, backend }) => {
+      const b = nodeBackend(backend);
+      const { dy, x } = inputs as { dy: tf.TensorInfo; x: tf.TensorInfo };
+      const ids = b.getInputTensorIds([dy, x]);
+      return b.createOutputTensor(b.binding.executeOp('ReluGrad', [typeAttr(b, 'T', 'float32')], ids, 1)[0]);
+    },
+  });
+  // d(ReluGrad)/d dy = ReluGrad itself; d/dx = 0 almost everywhere (only second derivatives get here)
+  tf.registerGradient({
+    kernelName: 'ReluGrad',
+    inputsToSave: ['x'],
+    gradFunc: (ddy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
+      const [x] = saved;
+      return { dy: () => tf.engine().runKernel('ReluGrad', { dy: ddy as tf.Tensor, x }, {}) as tf.Tensor, x: () => tf.zerosLike(x) };
+    },
+  });
+  const config = tf.getGradient('Relu');
+  if (!config) return;
+  const stock = config.gradFunc;
+  // Mutated in place: tf.registerGradient would print an "overriding" warning into the learner's cell.
+  (config as { gradFunc: typeof stock }).gradFunc = (dy, saved, attrs) => {
+    const [x] = saved;
+    if (tf.getBackend() !== 'tensorflow' || x.dtype !== 'float32' || (dy as tf.Tensor).dtype !== 'float32') {
+      return stock(dy, saved, attrs);
+    }
+    return { x: () => tf.engine().runKernel('ReluGrad', { dy: dy as tf.Tensor, x }, {}) as tf.Tensor };
+  };
+}
+
+function cachedReshapeShapes(): void {
+  const stock = tf.getKernel('Reshape', 'tensorflow');
+  if (!stock) return; // tfjs-node not loaded
+  const shapeIds = new Map<string, number>();
+  tf.unregisterKernel('Reshape', 'tensorflow');
+  tf.registerKernel({
+    ...stock,
+    kernelFunc: (args) => {
+      const b = nodeBackend(args.backend);
+      const { x } = args.inputs as { x: tf.TensorInfo };
+      const shape = (args.attrs as { shape: number[] }).shape;
+      if (tf.util.arraysEqual(shape, x.shape)) {
+        b.incRef(x.dataId);
+        return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
+      }
+      if (x.dtype !== 'float32' && x.dtype !== 'int32' && x.dtype !== 'bool') return stock.kernelFunc(args);
+      const key = shape.join(',');
+      let shapeId = shapeIds.get(key);
+      if (shapeId === undefined) {
+        // kept for the life of the process, like the kernel cache of TF itself; bounded by the distinct shapes used
+        if (shapeIds.size >= 4096) return stock.kernelFunc(args);
+        shapeId = b.binding.createTensor([shape.length], b.binding.TF_INT32, Int32Array.from(shape));
+        shapeIds.set(key, shapeId);
+      }
+      const [xId] = b.getInputTensorIds([x]);
+      const attrs = [typeAttr(b, 'T', x.dtype), typeAttr(b, 'Tshape', 'int32')];
+      return b.createOutputTensor(b.binding.executeOp('Reshape', attrs, [xId, shapeId], 1)[0]);
+    },
+  });
+}

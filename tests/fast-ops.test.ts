@@ -1,0 +1,188 @@
+// lib/fast-ops.ts and lib/upload.ts: the speed fixes give the same numbers as stock tfjs, on every backend
+// available here, and do less work (fewer kernels) where they claim to.
+import { spawnSync } from 'child_process';
+import * as path from 'path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import * as tf from '@tensorflow/tfjs';
+import { wasmBinaryDir } from '../lib/backend';
+import { installFastOps } from '../lib/fast-ops';
+import { createRng } from '../lib/random';
+import { scaledImageBatch } from '../lib/upload';
+import { registerWasmKernels } from '../lib/wasm-kernels';
+
+const ROOT = path.resolve(__dirname, '..');
+const NATIVE = spawnSync(process.execPath,
+  ['-e', "const tf = require('@tensorflow/tfjs-node'); if (tf.getBackend() !== 'tensorflow') process.exit(3)"],
+  { cwd: ROOT, env: { ...process.env, TF_CPP_MIN_LOG_LEVEL: '2' }, encoding: 'utf8', timeout: 30_000 }).status === 0;
+const BACKENDS = NATIVE ? ['cpu', 'wasm', 'tensorflow'] : ['cpu', 'wasm'];
+
+type FusedArgs = Parameters<typeof tf.fused.matMul>[0];
+/** tfjs' own fused matMul, captured before installFastOps replaces it. */
+const stockFused = tf.fused.matMul;
+
+beforeAll(async () => {
+  if (NATIVE) {
+    process.env.TF_CPP_MIN_LOG_LEVEL ??= '2';
+    require('@tensorflow/tfjs-node'); // eslint-disable-line @typescript-eslint/no-require-imports
+  }
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const wasm = require('@tensorflow/tfjs-backend-wasm') as typeof import('@tensorflow/tfjs-backend-wasm');
+  registerWasmKernels();
+  wasm.setWasmPaths(wasmBinaryDir() + path.sep);
+  installFastOps();
+  await tf.setBackend('cpu');
+  (tf.backend() as unknown as { firstUse?: boolean }).firstUse = false; // no "install tfjs-node" banner
+  expect(tf.fused.matMul).not.toBe(stockFused);
+}, 60_000);
+
+function rand(shape: number[], seed: number, lo = -1, hi = 1): tf.Tensor {
+  const r = createRng(seed);
+  return tf.tensor(Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => lo + (hi - lo) * r()), shape);
+}
+
+function maxDiff(a: tf.Tensor, b: tf.Tensor): number {
+  expect(a.shape).toEqual(b.shape);
+  const x = a.dataSync(), y = b.dataSync();
+  let worst = 0;
+  for (let i = 0; i < x.length; i++) worst = Math.max(worst, Math.abs(x[i] - y[i]));
+  return worst;
+}
+
+/** Value and gradients (w.r.t. b and bias only, as when `a` is a data batch) of sum(fused(a, b, bias) · w). */
+function fusedValueAndGrads(fused: (args: FusedArgs) => tf.Tensor, args: Omit<FusedArgs, 'b' | 'bias'>,
+  b: tf.Tensor, bias: tf.Tensor | undefined): tf.Tensor[] {
+  const f = (bb: tf.Tensor, bi?: tf.Tensor) => fused({ ...args, b: bb, bias: bi } as FusedArgs);
+  const y = f(b, bias);
+  const w = rand(y.shape, 99);
+  const xs = bias ? [b, bias] : [b];
+  return [y, ...tf.grads((...v: tf.Tensor[]) => tf.sum(tf.mul(f(v[0], v[1]), w)))(xs)];
+}
+
+describe('fused matMul while recording gradients (tf.layers.dense)', () => {
+  const cases: [string, boolean, boolean, boolean, FusedArgs['activation']][] = [
+    ['bias + linear', false, false, true, 'linear'],
+    ['bias + relu', false, false, true, 'relu'],
+    ['no bias + sigmoid', false, false, false, 'sigmoid'],
+    ['transposeA + transposeB + bias + relu', true, true, true, 'relu'],
+    ['transposeB, no bias, linear', false, true, false, 'linear'],
+  ];
+  for (const backend of BACKENDS) {
+    for (const [name, tA, tB, withBias, activation] of cases) {
+      it(`${backend}: ${name} — same value and gradients as tfjs' fused op`, async () => {
+        await tf.setBackend(backend);
+        tf.tidy(() => {
+          const a = rand(tA ? [7, 5] : [5, 7], 1), b = rand(tB ? [4, 7] : [7, 4], 2), bias = withBias ? rand([4], 3) : undefined;
+          const args = { a, transposeA: tA, transposeB: tB, activation };
+          const ref = fusedValueAndGrads(stockFused, args, b, bias);
+          const got = fusedValueAndGrads(tf.fused.matMul, args, b, bias);
+          expect(got.length).toBe(ref.length);
+          got.forEach((g, i) => expect(maxDiff(g, ref[i]), `output ${i}`).toBeLessThanOrEqual(1e-5));
+        });
+      });
+    }
+  }
+
+  it('skips the gradient of the data batch: one product less per dense layer than stock tfjs', async () => {
+    await tf.setBackend('cpu');
+    const count = async (fused: typeof tf.fused.matMul) => {
+      const X = rand([8, 6], 4);
+      const W = tf.variable(rand([6, 3], 5));
+      const info = await tf.profile(() => {
+        const { value, grads } = tf.variableGrads(() => tf.sum(fused({ a: X, b: W, activation: 'linear' })) as tf.Scalar, [W]);
+        tf.dispose([value, grads]);
+      });
+      tf.dispose([X, W]);
+      return info.kernels.filter((k) => k.name === 'BatchMatMul' || k.name === '_FusedMatMul').map((k) => k.name);
+    };
+    const stock = await count(stockFused);
+    const ours = await count(tf.fused.matMul);
+    expect(ours).toEqual(['BatchMatMul', 'BatchMatMul']); // forward, dW
+    expect(stock).toEqual(['_FusedMatMul', 'BatchMatMul', 'BatchMatMul']); // forward, dX (wasted), dW
+  });
+
+  it('inference (no gradient recorded) still uses the fused kernel', async () => {
+    await tf.setBackend('cpu');
+    const info = await tf.profile(() => tf.tidy(() => tf.fused.matMul({ a: rand([2, 3], 6), b: rand([3, 2], 7), bias: rand([2], 8), activation: 'relu' })));
+    expect(info.kernels.map((k) => k.name)).toContain('_FusedMatMul');
+  });
+});
+
+describe.skipIf(!NATIVE)('native TensorFlow kernels', () => {
+  beforeAll(async () => { await tf.setBackend('tensorflow'); });
+
+  it('ReLU gradient: one ReluGrad kernel, equal to cpu; a NaN input gets gradient 0 (as PyTorch)', async () => {
+    const f = () => tf.tidy(() => {
+      const x = tf.concat([rand([50], 9), tf.tensor1d([0, NaN, -0.5, 2])]);
+      const dy = rand([54], 10);
+      return tf.grad((v: tf.Tensor) => tf.sum(tf.mul(tf.relu(v), dy)))(x);
+    });
+    const info = await tf.profile(() => { f().dispose(); });
+    expect(info.kernels.map((k) => k.name)).toContain('ReluGrad');
+    expect(info.kernels.map((k) => k.name)).not.toContain('Step');
+    const got = f();
+    await tf.setBackend('cpu');
+    const ref = f();
+    await tf.setBackend('tensorflow');
+    const g = got.dataSync(), r = ref.dataSync();
+    for (let i = 0; i < 50; i++) expect(g[i]).toBe(r[i]);
+    expect(Array.from(g.slice(50)).map((v) => v + 0)).toEqual([0, 0, 0, r[53]]); // + 0: -0 → 0
+    expect(Number.isNaN(r[51])).toBe(true); // stock tfjs: NaN
+    tf.dispose([got, ref]);
+  });
+
+  it('Reshape: right values for many shapes, no tensors left behind; same shape shares the buffer', () => {
+    const before = tf.memory().numTensors;
+    const x = rand([4, 6], 11);
+    const v = Array.from(x.dataSync());
+    for (const shape of [[24], [2, 12], [3, 8], [2, 3, 4], [24, 1], [1, 24], [-1, 6], [4, 6]]) {
+      const y = tf.reshape(x, shape);
+      expect(Array.from(y.dataSync())).toEqual(v);
+      expect(y.size).toBe(24);
+      y.dispose();
+    }
+    expect(Array.from(x.dataSync())).toEqual(v); // disposing a same-shape reshape left x intact
+    const i = tf.tidy(() => tf.reshape(tf.tensor1d([1, 2, 3, 4], 'int32'), [2, 2]));
+    expect(i.dtype).toBe('int32');
+    expect(i.arraySync()).toEqual([[1, 2], [3, 4]]);
+    tf.dispose([x, i]);
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
+  it('Cast to the same dtype shares the buffer; other casts still convert', () => {
+    const x = tf.tensor1d([1.5, -2.5, 3]);
+    const same = tf.cast(x, 'float32');
+    same.dispose();
+    expect(Array.from(x.dataSync())).toEqual([1.5, -2.5, 3]);
+    const i = tf.cast(x, 'int32');
+    expect(i.dtype).toBe('int32');
+    expect(Array.from(i.dataSync())).toEqual([1, -2, 3]);
+    tf.dispose([x, i]);
+  });
+});
+
+describe('scaledImageBatch (Fashion-MNIST batches)', () => {
+  const rows = 300, rowSize = 16;
+  const images = Uint8Array.from({ length: rows * rowSize }, (_, i) => (i * 7) % 256); // every value 0..255
+  const order = Int32Array.from({ length: rows }, (_, i) => (i * 37) % rows);
+
+  for (const backend of BACKENDS) {
+    it(`${backend}: exactly v / 255 in float32, rows in the given order, partial batches, no leaks`, async () => {
+      await tf.setBackend(backend);
+      const before = tf.memory().numTensors;
+      for (const [o, start, end] of [[order, 0, 256], [order, 256, 300], [null, 10, 13]] as const) {
+        const t = scaledImageBatch(images, rowSize, o, start, end, [end - start, 4, 4, 1]);
+        expect(t.dtype).toBe('float32');
+        expect(t.shape).toEqual([end - start, 4, 4, 1]);
+        const got = t.dataSync();
+        const want = new Float32Array((end - start) * rowSize);
+        for (let i = start; i < end; i++) {
+          const src = (o === null ? i : o[i]) * rowSize;
+          for (let j = 0; j < rowSize; j++) want[(i - start) * rowSize + j] = images[src + j] / 255;
+        }
+        expect(Array.from(got)).toEqual(Array.from(want));
+        t.dispose();
+      }
+      expect(tf.memory().numTensors).toBe(before);
+    });
+  }
+});
