@@ -9,6 +9,9 @@
  *    [256,256]x[256,784] product per step, plus five reshapes. The separate ops' registered gradients are computed
  *    lazily, only for inputs that lead to a trained variable, like PyTorch's autograd. Inference (no gradient
  *    recorded) keeps the fused kernel.
+ *    `tf.fused.conv2d` (what `tf.layers.conv2d` calls) likewise: stock, LeNet's first convolution computes the
+ *    gradient of the input images every step, the most expensive kernel of the step (Conv2DBackpropInput at full
+ *    28x28 resolution).
  * 2. ReLU's gradient on native TensorFlow: TF's own `ReluGrad` op (one kernel) instead of tfjs'
  *    `dy * cast(step(x))`, which tfjs-node runs as six kernels (IsNan, Greater, Fill, Select, Cast, Mul). Like
  *    PyTorch's `threshold_backward`, a NaN input gets gradient 0 (tfjs' step gives NaN).
@@ -40,6 +43,7 @@ interface OpAttr { name: string; type: number; value: unknown }
 interface TensorMetadata { id: number; shape: number[]; dtype: number }
 
 type FusedMatMulArgs = Parameters<typeof tf.fused.matMul>[0];
+type FusedConv2DArgs = Parameters<typeof tf.fused.conv2d>[0];
 
 const INSTALLED = Symbol.for('d2l-ts.fast-ops');
 const g = globalThis as unknown as Record<symbol, boolean | undefined>;
@@ -52,6 +56,7 @@ export function installFastOps(): void {
   if (g[INSTALLED] || process.env.D2L_FAST_OPS === '0') return;
   g[INSTALLED] = true;
   lazyFusedMatMulGradients();
+  lazyFusedConv2DGradients();
   reluGradOnTensorflow();
   cachedReshapeShapes();
   sameDtypeCastIsIdentity();
@@ -83,6 +88,21 @@ function lazyFusedMatMulGradients(): void {
     let y = tf.matMul(a, b, transposeA, transposeB);
     if (bias != null) y = tf.add(y, bias);
     return tf.backend_util.applyActivation(y, activation, preluActivationWeights as tf.Tensor, leakyreluAlpha);
+  };
+}
+
+function lazyFusedConv2DGradients(): void {
+  const fused = tf.fused as { conv2d: (args: FusedConv2DArgs) => tf.Tensor };
+  const stock = fused.conv2d;
+  fused.conv2d = function fusedConv2d(args: FusedConv2DArgs): tf.Tensor {
+    const depth = (tf.engine().state as unknown as { gradientDepth: number }).gradientDepth;
+    const { x, filter, strides, pad, dataFormat = 'NHWC', dilations = [1, 1], dimRoundingMode, bias,
+      activation = 'linear', preluActivationWeights, leakyreluAlpha } = args;
+    // NCHW bias needs the stock op's own handling
+    if (depth === 0 || dataFormat !== 'NHWC') return stock(args);
+    let y = tf.conv2d(x as tf.Tensor4D, filter as tf.Tensor4D, strides, pad, dataFormat, dilations, dimRoundingMode);
+    if (bias != null) y = tf.add(y, bias);
+    return tf.backend_util.applyActivation(y, activation || 'linear', preluActivationWeights as tf.Tensor, leakyreluAlpha);
   };
 }
 

@@ -19,6 +19,7 @@ const BACKENDS = NATIVE ? ['cpu', 'wasm', 'tensorflow'] : ['cpu', 'wasm'];
 type FusedArgs = Parameters<typeof tf.fused.matMul>[0];
 /** tfjs' own fused matMul, captured before installFastOps replaces it. */
 const stockFused = tf.fused.matMul;
+const stockFusedConv = tf.fused.conv2d;
 
 beforeAll(async () => {
   if (NATIVE) {
@@ -104,6 +105,36 @@ describe('fused matMul while recording gradients (tf.layers.dense)', () => {
     await tf.setBackend('cpu');
     const info = await tf.profile(() => tf.tidy(() => tf.fused.matMul({ a: rand([2, 3], 6), b: rand([3, 2], 7), bias: rand([2], 8), activation: 'relu' })));
     expect(info.kernels.map((k) => k.name)).toContain('_FusedMatMul');
+  });
+});
+
+describe('fused conv2d while recording gradients (tf.layers.conv2d)', () => {
+  const stockConv = stockFusedConv;
+  const run = (fused: typeof tf.fused.conv2d, pad: 'same' | 'valid', activation: 'linear' | 'sigmoid' | 'relu') => {
+    const x = rand([2, 6, 6, 2], 12), k = rand([3, 3, 2, 3], 13), bias = rand([3], 14);
+    const f = (kk: tf.Tensor, bb: tf.Tensor) => fused({ x: x as tf.Tensor4D, filter: kk as tf.Tensor4D, strides: 1, pad, bias: bb, activation });
+    const y = f(k, bias);
+    const w = rand(y.shape, 15);
+    return [y, ...tf.grads((kk: tf.Tensor, bb: tf.Tensor) => tf.sum(tf.mul(f(kk, bb), w)))([k, bias])];
+  };
+  for (const backend of BACKENDS) {
+    for (const [pad, act] of [['same', 'linear'], ['valid', 'sigmoid'], ['same', 'relu']] as const) {
+      it(`${backend}: ${pad} ${act} — same value and gradients as tfjs' fused op`, async () => {
+        await tf.setBackend(backend);
+        tf.tidy(() => {
+          const ref = run(stockConv, pad, act), got = run(tf.fused.conv2d, pad, act);
+          got.forEach((g, i) => expect(maxDiff(g, ref[i]), `output ${i}`).toBeLessThanOrEqual(1e-5));
+        });
+      });
+    }
+  }
+
+  it('does not compute the gradient of the input images', async () => {
+    await tf.setBackend('cpu');
+    const names = async (fused: typeof tf.fused.conv2d) => (await tf.profile(() => tf.tidy(() => { run(fused, 'same', 'linear'); })))
+      .kernels.map((k) => k.name).filter((n) => n.startsWith('Conv2DBackprop'));
+    expect(await names(tf.fused.conv2d)).toEqual(['Conv2DBackpropFilter']);
+    expect(await names(stockConv)).toEqual(['Conv2DBackpropInput', 'Conv2DBackpropFilter']);
   });
 });
 
