@@ -14,6 +14,8 @@
  *                    (.venv; on this machine from the local wheel/index, never the public index)
  *   --python PATH    Python for the anchor (default: $D2L_BENCH_PYTHON, else .venv/bin/python, else python3)
  *   --verbose        pass the children's stderr through
+ *   --no-kernel      skip the kernel numbers (start → first result, trivial round trip; from bench/kernel.js)
+ *   --lessons        also time the full lessons run (`npm run lessons`: every notebook, full epochs; minutes)
  *
  * What is measured. Fashion-MNIST (d2l.loadDataFashionMnist, batch 256, 60000 train images → 235 batches, shuffled
  * each epoch), one warm-up epoch, then 3 timed epochs (LeNet 2; `--repeat N`) of which the FASTEST counts (the least
@@ -71,12 +73,12 @@ const NOISY = 0.3;
 
 function usage(msg) {
   console.error(`bench/epochs.js: ${msg}\nusage: node bench/epochs.js [--quick] [--models ${MODELS.join(',')}] ` +
-    `[--backends ${BACKENDS.join(',')}] [--json] [--no-torch | --with-torch] [--python PATH] [--verbose]`);
+    `[--backends ${BACKENDS.join(',')}] [--json] [--no-torch | --with-torch] [--python PATH] [--repeat N] [--no-kernel] [--lessons] [--verbose]`);
   process.exit(2);
 }
 
 function parseArgs(argv) {
-  const o = { models: null, backends: null, json: false, quick: false, torch: true, withTorch: false,
+  const o = { models: null, backends: null, json: false, quick: false, torch: true, withTorch: false, kernel: true, lessons: false,
     python: null, verbose: false, child: null };
   const list = (i, name, known) => {
     const v = argv[i];
@@ -94,6 +96,8 @@ function parseArgs(argv) {
     else if (a === '--no-torch') o.torch = false;
     else if (a === '--with-torch') o.withTorch = true;
     else if (a === '--verbose') o.verbose = true;
+    else if (a === '--no-kernel') o.kernel = false;
+    else if (a === '--lessons') o.lessons = true;
     else if (a === '--models') o.models = list(++i, a, MODELS);
     else if (a === '--backends') o.backends = list(++i, a, [...BACKENDS, 'auto']);
     else if (a === '--python') { o.python = argv[++i]; if (!o.python) usage('--python needs a path'); }
@@ -284,6 +288,31 @@ async function runTorch(o, models) {
   return out;
 }
 
+/** Kernel start → first result and trivial round trip, from bench/kernel.js (no soak: that is bench:kernel's). */
+function measureKernel(o) {
+  say(o, 'kernel start and round trip …');
+  const starts = 3, trips = 50;
+  const r = spawnSync(process.execPath, [path.join(__dirname, 'kernel.js'), '--json', `--starts=${starts}`, `--trips=${trips}`,
+    '--soak=0', '--no-startup-breakdown'], { cwd: ROOT, encoding: 'utf8', timeout: 10 * 60 * 1000, maxBuffer: 16 << 20 });
+  try {
+    const j = JSON.parse(String(r.stdout).trim().split('\n').pop());
+    return { firstResultMs: j.start.totalMs, roundTripMs: j.roundTrip.medianMs, starts, trips };
+  } catch {
+    return { error: lastLines(r.stderr) || `exit ${r.status}` };
+  }
+}
+
+/** --lessons: the wall time of `npm run lessons` (every notebook in a fresh kernel, full epochs). */
+function measureLessons(o) {
+  say(o, 'npm run lessons (every notebook, full epochs) …');
+  const t0 = performance.now();
+  const r = spawnSync(process.execPath, [path.join(ROOT, 'scripts', 'run-notebooks.js')], {
+    cwd: ROOT, encoding: 'utf8', timeout: 60 * 60 * 1000, maxBuffer: 64 << 20, stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const seconds = (performance.now() - t0) / 1000;
+  return r.status === 0 ? { seconds, ok: true } : { seconds, ok: false, error: lastLines(r.stderr || r.stdout, 2) || `exit ${r.status}` };
+}
+
 const fmt = (x, d = 2) => (typeof x === 'number' && Number.isFinite(x) ? x.toFixed(d) : '-');
 const pad = (s, n) => String(s).padStart(n);
 const padEnd = (s, n) => String(s).padEnd(n);
@@ -339,6 +368,8 @@ async function main() {
     if (o.json) say(o, line); else console.log(line);
   }
   loadMax = Math.max(loadMax, os.loadavg()[0]);
+  const kernel = o.kernel ? measureKernel(o) : null;
+  const lessons = o.lessons ? measureLessons(o) : null;
   const anchor = (m) => (torch.skipped ? TORCH_RECORDED[m] : torch.results?.[m]?.seconds);
 
   // ratios and targets
@@ -378,6 +409,8 @@ async function main() {
     }]));
     line.ratios = cells.map((c) => ({ backend: c.backend, model: c.model, ratio: c.ratio, target: c.target, verdict: c.verdict }));
     line.load = { start: loadStart, end: loadEnd, max1min: Number(loadMax.toFixed(2)), cores: os.cpus().length };
+    if (kernel) line.kernel = kernel;
+    if (lessons) line.lessons = lessons;
     line.totalSeconds = totalSeconds;
     console.log(JSON.stringify(line));
     return;
@@ -427,6 +460,13 @@ async function main() {
     ...Object.entries(torch.results ?? {}).filter(([, r]) => r.otherCores > NOISY).map(([m]) => `pytorch ${m}`)];
   console.log(`\nload average (1/5/15 min, includes this bench): ${loadStart} at start, ${loadEnd} at end; highest 1-min seen ${loadMax.toFixed(2)}`);
   if (noisy.length) console.log(`other processes competed during: ${noisy.join(', ')} — those numbers are pessimistic (PyTorch's especially); rerun when idle`);
+  if (kernel) {
+    console.log(kernel.error ? `\nkernel: FAILED ${kernel.error}` : `\nkernel (npm run bench:kernel for the full set): start → first result ${kernel.firstResultMs} ms ` +
+      `(median of ${kernel.starts}), trivial cell round trip ${kernel.roundTripMs} ms (median of ${kernel.trips})`);
+  }
+  if (lessons) {
+    console.log(`lessons (npm run lessons, every notebook, full epochs): ${fmt(lessons.seconds, 0)} s, ${lessons.ok ? 'all passed' : `FAILED: ${lessons.error}`}`);
+  }
   console.log(`total bench time ${fmt(totalSeconds, 1)} s (a benchmark: exit status 0 whatever the results)`);
 }
 

@@ -8,7 +8,7 @@
  *   node bench/kernel.js --compare-stock  # also measure stock tslab (1. and 2.) and print ours/stock
  *
  * Other knobs (defaults are the benchmark's definition; change them only for quick runs):
- *   --starts=N (5)  --warmup=N (5)  --trips=N (100)  --soak=N (1000)  --no-startup-breakdown
+ *   --starts=N (5)  --warmup=N (5)  --trips=N (100)  --soak=N (1000; 0 skips it)  --no-startup-breakdown
  *
  * What is measured, through the Jupyter protocol client of dist/kernel/client.js:
  *  1. start -> first result, median of N fresh kernels: "start-to-ready" is KernelClient.start()
@@ -42,11 +42,11 @@ const STOCK_BIN = path.join(ROOT, 'node_modules', 'tslab', 'bin', 'tslab');
 
 const argv = process.argv.slice(2);
 const flag = (name) => argv.includes(`--${name}`);
-const num = (name, def) => {
+const num = (name, def, min = 1) => {
   const a = argv.find((x) => x.startsWith(`--${name}=`));
   if (!a) return def;
   const n = Number(a.slice(name.length + 3));
-  if (!Number.isInteger(n) || n < 1) usage(`--${name} needs a positive integer`);
+  if (!Number.isInteger(n) || n < min) usage(`--${name} needs an integer >= ${min}`);
   return n;
 };
 function usage(msg) {
@@ -66,7 +66,7 @@ const OPT = {
   starts: num('starts', 5),
   warmup: num('warmup', 5),
   trips: num('trips', 100),
-  soak: num('soak', 1000),
+  soak: num('soak', 1000, 0), // 0: no soak (npm run bench's quick kernel numbers)
 };
 
 const TARGET = { firstResultMs: 2000, roundTripMs: 30, soakRatio: 2, rssGrowthMB: 100 };
@@ -452,8 +452,10 @@ async function main() {
   result.start = await measureStart('ours');
   log('2. round trip of 1 + 1');
   result.roundTrip = await measureRoundTrip('ours');
-  log(`3. soak (${OPT.soak} cells)`);
-  result.soak = await measureSoak();
+  if (OPT.soak > 0) {
+    log(`3. soak (${OPT.soak} cells)`);
+    result.soak = await measureSoak();
+  }
   if (OPT.breakdown) {
     log('start-up breakdown');
     result.startupBreakdown = measureBreakdown();
@@ -485,9 +487,11 @@ async function main() {
   result.verdicts = {
     firstResult: s.totalMs <= TARGET.firstResultMs,
     roundTrip: rt.medianMs <= TARGET.roundTripMs,
-    soakRatio: sk.ratio <= TARGET.soakRatio,
-    rssGrowth: sk.rssGrowthMB <= TARGET.rssGrowthMB,
-    rssSettledGrowth: sk.rssSettledGrowthMB <= TARGET.rssGrowthMB,
+    ...(sk ? {
+      soakRatio: sk.ratio <= TARGET.soakRatio,
+      rssGrowth: sk.rssGrowthMB <= TARGET.rssGrowthMB,
+      rssSettledGrowth: sk.rssSettledGrowthMB <= TARGET.rssGrowthMB,
+    } : {}),
   };
 
   if (OPT.json) {
@@ -502,14 +506,16 @@ async function main() {
     [`round trip 1 + 1, median of ${rt.n}`, ms(rt.medianMs), `<= ${TARGET.roundTripMs} ms (stock ~${STOCK_REF.roundTripMs})`, verdict(result.verdicts.roundTrip)],
     ['round trip 1 + 1, p90', ms(rt.p90Ms)],
     ['round trip 1 + 1, min / max', `${rt.minMs} / ${rt.maxMs} ms`],
+  ];
+  if (sk) rows.push(
     [`soak: ${sk.cells} cells, total`, `${sk.totalS} s`],
     [`soak: median first ${sk.window} / last ${sk.window}`, `${sk.firstMedianMs} / ${sk.lastMedianMs} ms`],
     ['soak: slowdown last/first', `${sk.ratio}x`, `<= ${TARGET.soakRatio}x`, verdict(result.verdicts.soakRatio)],
     ['soak: kernel RSS before -> after', `${sk.rssBeforeMB} -> ${sk.rssAfterMB} MB (peak ${sk.rssPeakMB})`],
     ['soak: RSS growth, right after the last cell', `${sk.rssGrowthMB} MB`, `<= ${TARGET.rssGrowthMB} MB`, verdict(result.verdicts.rssGrowth)],
     [`soak: RSS growth after ${sk.settleWaitS} s idle`, `${sk.rssSettledGrowthMB} MB (RSS ${sk.rssSettledMB} MB)`, `<= ${TARGET.rssGrowthMB} MB`, verdict(result.verdicts.rssSettledGrowth)],
-  ];
-  if (sk.liveBefore && sk.liveAfter) {
+  );
+  if (sk?.liveBefore && sk.liveAfter) {
     rows.push(['soak: live JS heap after full GC, before -> after', `${sk.liveBefore.heapUsedMB} -> ${sk.liveAfter.heapUsedMB} MB (+${sk.liveHeapGrowthMB})`]);
   }
   if (result.stock) {
@@ -526,8 +532,8 @@ async function main() {
   }
   console.log(`\nd2l-ts kernel benchmark (node ${process.version}, ${cpus.length} cores)\n`);
   console.log(table(rows));
-  console.log(`\nsoak trend (median of each 100 cells, kernel RSS):`);
-  console.log('  ' + sk.checkpoints.map((c) => `${c.cells}: ${c.medianMs} ms/${c.rssMB} MB`).join(', '));
+  if (sk) console.log(`\nsoak trend (median of each 100 cells, kernel RSS):`);
+  if (sk) console.log('  ' + sk.checkpoints.map((c) => `${c.cells}: ${c.medianMs} ms/${c.rssMB} MB`).join(', '));
   if (result.startupBreakdown) {
     console.log('\nstart-up breakdown (separate process, steps in kernel order, median of 3):');
     const w = Math.max(...result.startupBreakdown.map((b) => b.step.length));
