@@ -4,6 +4,7 @@
 process.env.D2L_BACKEND ??= 'cpu';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
+import { createRng } from '../lib/random';
 import { initBackend } from '../lib/backend';
 import {
   accuracy, correctCount, crossEntropy, evaluateAccuracy, evaluateLoss, predictCh3, softmax, softmaxCrossEntropy,
@@ -84,6 +85,24 @@ describe('softmaxCrossEntropy (logits)', () => {
     expect(l[1]).toBeCloseTo(ref[1], 5);
     expect(l[2]).toBeCloseTo(1000, 2); // naive softmax + log would give Infinity/NaN here
     tf.dispose([logits, y]);
+  });
+
+  it("value and gradient equal tf.losses.softmaxCrossEntropy's (int and float labels), no tensors left", () => {
+    const r = createRng(3);
+    const logits = tf.tensor2d(Array.from({ length: 5 * 4 }, () => 6 * r() - 3), [5, 4]);
+    const w = tf.tensor1d([0.5, -1, 2, 1, 0.25]); // a weighted sum, so dy is not all ones
+    const before = tf.memory().numTensors;
+    for (const y of [tf.tensor1d([0, 3, 1, 1, 2], 'int32'), tf.tensor1d([0, 3, 1, 1, 2])]) {
+      const ours = tf.valueAndGrad((x: tf.Tensor) => tf.sum(tf.mul(softmaxCrossEntropy(x, y), w)) as tf.Scalar)(logits);
+      const ref = tf.valueAndGrad((x: tf.Tensor) => tf.sum(tf.mul(tf.losses.softmaxCrossEntropy(
+        tf.oneHot(tf.cast(y, 'int32') as tf.Tensor1D, 4), x, undefined, undefined, tf.Reduction.NONE), w)) as tf.Scalar)(logits);
+      expect(ours.value.dataSync()[0]).toBeCloseTo(ref.value.dataSync()[0], 5);
+      const g = ours.grad.dataSync(), gr = ref.grad.dataSync();
+      for (let i = 0; i < g.length; i++) expect(g[i]).toBeCloseTo(gr[i], 6);
+      tf.dispose([y, ours.value, ours.grad, ref.value, ref.grad]);
+    }
+    expect(tf.memory().numTensors).toBe(before);
+    tf.dispose([logits, w]);
   });
 });
 
