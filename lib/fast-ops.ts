@@ -24,23 +24,7 @@
  * @module
  */
 import * as tf from '@tensorflow/tfjs';
-
-/** The parts of tfjs-node's NodeJSKernelBackend used here. */
-interface NodeBackend {
-  incRef(dataId: object): void;
-  binding: {
-    TF_ATTR_TYPE: number;
-    TF_FLOAT: number;
-    TF_INT32: number;
-    TF_BOOL: number;
-    createTensor(shape: number[], dtype: number, values: Int32Array): number;
-    executeOp(name: string, attrs: OpAttr[], inputIds: number[], numOutputs: number): TensorMetadata[];
-  };
-  getInputTensorIds(tensors: tf.TensorInfo[]): number[];
-  createOutputTensor(meta: TensorMetadata): tf.Tensor;
-}
-interface OpAttr { name: string; type: number; value: unknown }
-interface TensorMetadata { id: number; shape: number[]; dtype: number }
+import { typeAttr, type NodeBackend } from './tfjs-node';
 
 type FusedMatMulArgs = Parameters<typeof tf.fused.matMul>[0];
 type FusedConv2DArgs = Parameters<typeof tf.fused.conv2d>[0];
@@ -108,11 +92,6 @@ function lazyFusedConv2DGradients(): void {
 
 function nodeBackend(backend: unknown): NodeBackend {
   return backend as NodeBackend;
-}
-
-function typeAttr(b: NodeBackend, name: string, dtype: tf.DataType): OpAttr {
-  const value = dtype === 'float32' ? b.binding.TF_FLOAT : dtype === 'int32' ? b.binding.TF_INT32 : b.binding.TF_BOOL;
-  return { name, type: b.binding.TF_ATTR_TYPE, value };
 }
 
 function reluGradOnTensorflow(): void {

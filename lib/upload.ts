@@ -8,6 +8,7 @@
  * @module
  */
 import * as tf from '@tensorflow/tfjs';
+import { activeNodeBackend, boolAttr, typeAttr } from './tfjs-node';
 
 /** The subset of the wasm backend's API used here (tfjs-backend-wasm's `BackendWasm`). */
 interface HeapBackend {
@@ -47,17 +48,6 @@ export function filledFloatTensor(shape: number[], fill: (dst: Float32Array) => 
 
 const INV_255 = 1 / 255;
 
-/** The parts of tfjs-node's NodeJSKernelBackend used here. */
-interface NodeBackend {
-  binding: {
-    TF_ATTR_TYPE: number; TF_ATTR_BOOL: number; TF_FLOAT: number; TF_UINT8: number;
-    createTensor(shape: number[], dtype: number, values: Float32Array | Uint8Array): number;
-    executeOp(name: string, attrs: { name: string; type: number; value: unknown }[], inputIds: number[], n: number): { id: number; shape: number[]; dtype: number }[];
-    deleteTensor(id: number): void;
-  };
-  createOutputTensor(meta: { id: number; shape: number[]; dtype: number }): tf.Tensor;
-}
-
 /** The TF handle of the float32 scalar 255, per binding (kept for the life of the process). */
 const divisors = new WeakMap<object, number>();
 
@@ -72,32 +62,29 @@ const divisors = new WeakMap<object, number>();
  */
 export function scaledImageBatch(images: Uint8Array, rowSize: number, rows: Int32Array | null, start: number,
   end: number, shape: number[]): tf.Tensor {
-  if (tf.getBackend() === 'tensorflow') {
-    const be = tf.backend() as unknown as NodeBackend;
+  const be = activeNodeBackend();
+  if (be !== null) {
     const bd = be.binding;
-    if (bd && typeof bd.createTensor === 'function' && typeof bd.TF_UINT8 === 'number') {
-      // a fresh array each time: the binding keeps a reference to it instead of copying
-      const u8 = new Uint8Array((end - start) * rowSize);
-      for (let i = start; i < end; i++) {
-        const src = (rows === null ? i : rows[i]) * rowSize;
-        u8.set(images.subarray(src, src + rowSize), (i - start) * rowSize);
-      }
-      let c255 = divisors.get(bd);
-      if (c255 === undefined) {
-        c255 = bd.createTensor([], bd.TF_FLOAT, new Float32Array([255]));
-        divisors.set(bd, c255);
-      }
-      const type = (name: string, value: number) => ({ name, type: bd.TF_ATTR_TYPE, value });
-      const raw = bd.createTensor(shape, bd.TF_UINT8, u8);
-      let cast: number | undefined;
-      try {
-        cast = bd.executeOp('Cast', [type('SrcT', bd.TF_UINT8), type('DstT', bd.TF_FLOAT),
-          { name: 'Truncate', type: bd.TF_ATTR_BOOL, value: false }], [raw], 1)[0].id;
-        return be.createOutputTensor(bd.executeOp('RealDiv', [type('T', bd.TF_FLOAT)], [cast, c255], 1)[0]);
-      } finally {
-        bd.deleteTensor(raw);
-        if (cast !== undefined) bd.deleteTensor(cast);
-      }
+    // a fresh array each time: the binding keeps a reference to it instead of copying
+    const u8 = new Uint8Array((end - start) * rowSize);
+    for (let i = start; i < end; i++) {
+      const src = (rows === null ? i : rows[i]) * rowSize;
+      u8.set(images.subarray(src, src + rowSize), (i - start) * rowSize);
+    }
+    let c255 = divisors.get(bd);
+    if (c255 === undefined) {
+      c255 = bd.createTensor([], bd.TF_FLOAT, new Float32Array([255]));
+      divisors.set(bd, c255);
+    }
+    const raw = bd.createTensor(shape, bd.TF_UINT8, u8);
+    let cast: number | undefined;
+    try {
+      cast = bd.executeOp('Cast', [typeAttr(be, 'SrcT', 'uint8'), typeAttr(be, 'DstT', 'float32'), boolAttr(be, 'Truncate', false)],
+        [raw], 1)[0].id;
+      return be.createOutputTensor(bd.executeOp('RealDiv', [typeAttr(be, 'T', 'float32')], [cast, c255], 1)[0]);
+    } finally {
+      bd.deleteTensor(raw);
+      if (cast !== undefined) bd.deleteTensor(cast);
     }
   }
   return filledFloatTensor(shape, (dst) => gatherScaledRows(dst, images, rowSize, rows, start, end));
