@@ -110,7 +110,8 @@ export function softmaxCrossEntropy(logits: tf.Tensor, y: tf.Tensor): tf.Tensor1
   const [, q] = checkClassBatch('softmaxCrossEntropy', logits, y, 'logits');
   return tf.tidy(() => {
     const labels = (y.dtype === 'int32' ? y : tf.cast(y, 'int32')) as tf.Tensor1D;
-    const onehot = tf.oneHot(labels, q, 1, 0, 'float32');
+    // not tf.oneHot(…, 'float32'): tfjs-backend-wasm 4.22 writes int32 bits into a tensor marked float32
+    const onehot = tf.cast(tf.oneHot(labels, q), 'float32');
     // The same math as tf.losses.softmaxCrossEntropy (Reduction.NONE) in 14 kernels per training step instead of
     // 28: the gradient is PyTorch's (softmax − onehot) · dy, written once, and the labels get none.
     const loss = tf.customGrad(((x: tf.Tensor, save: tf.GradSaveFunc) => {

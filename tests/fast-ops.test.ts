@@ -6,6 +6,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import { wasmBinaryDir } from '../lib/backend';
 import { installFastOps } from '../lib/fast-ops';
+import { softmaxCrossEntropy } from '../lib/classify';
 import { createRng } from '../lib/random';
 import { scaledImageBatch } from '../lib/upload';
 import { registerWasmKernels } from '../lib/wasm-kernels';
@@ -189,6 +190,22 @@ describe.skipIf(!NATIVE)('native TensorFlow kernels', () => {
     expect(Array.from(i.dataSync())).toEqual([1, -2, 3]);
     tf.dispose([x, i]);
   });
+});
+
+describe('softmaxCrossEntropy (custom gradient) on every backend', () => {
+  for (const backend of BACKENDS) {
+    it(`${backend}: value and gradient equal tf.losses.softmaxCrossEntropy's`, async () => {
+      await tf.setBackend(backend);
+      tf.tidy(() => {
+        const logits = rand([6, 5], 16, -4, 4), y = tf.tensor1d([0, 4, 1, 1, 3, 2], 'int32'), w = rand([6], 17);
+        const ours = tf.valueAndGrad((x: tf.Tensor) => tf.sum(tf.mul(softmaxCrossEntropy(x, y), w)) as tf.Scalar)(logits);
+        const ref = tf.valueAndGrad((x: tf.Tensor) => tf.sum(tf.mul(tf.losses.softmaxCrossEntropy(
+          tf.oneHot(y as tf.Tensor1D, 5), x, undefined, undefined, tf.Reduction.NONE), w)) as tf.Scalar)(logits);
+        expect(maxDiff(ours.value, ref.value)).toBeLessThanOrEqual(1e-5);
+        expect(maxDiff(ours.grad, ref.grad)).toBeLessThanOrEqual(1e-6);
+      });
+    });
+  }
 });
 
 describe('scaledImageBatch (Fashion-MNIST batches)', () => {
