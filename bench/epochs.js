@@ -253,7 +253,8 @@ function installTorch(o, py) {
 }
 
 /** The PyTorch anchor, one process per model; {skipped} when torch is unavailable. */
-async function runTorch(o, models) {
+/** Checks (or with --with-torch installs) torch and dumps the data for the anchor: `{python, dataSource}` or `{skipped}`. */
+async function prepareTorch(o) {
   const py = pythonFor(o);
   let problem = torchProblem(py);
   if (problem && o.withTorch) {
@@ -261,33 +262,31 @@ async function runTorch(o, models) {
     problem = torchProblem(py);
   }
   if (problem) return { skipped: problem, python: py };
-  let source;
   try {
-    source = await dumpData();
+    return { python: py, dataSource: await dumpData(), results: {} };
   } catch (err) {
     return { skipped: `could not dump the data set for it (${err.message})`, python: py };
   }
-  const out = { python: py, dataSource: source, results: {} };
-  for (const m of models) {
-    say(o, `pytorch ${m} …`);
-    const r = spawnSync(py, [ANCHOR, '--data', DATA_DIR, '--models', m, '--batch-size', String(BATCH_SIZE), '--threads', '2',
-      '--repeat', String(o.repeat ?? repeatsFor(m))], {
-      cwd: ROOT, encoding: 'utf8', timeout: CHILD_TIMEOUT_MS, maxBuffer: 16 << 20,
-      stdio: ['ignore', 'pipe', o.verbose ? 'inherit' : 'pipe'],
-    });
-    const line = String(r.stdout || '').trim().split('\n').pop();
-    let j = null;
-    try { j = JSON.parse(line); } catch { /* below */ }
-    if (r.status !== 0 || !j) {
-      out.results[m] = { error: `${r.error?.message ?? `exit ${r.status}`}: ${lastLines(r.stderr) || 'no output'}` };
-      continue;
-    }
-    if (j.skipped) return { skipped: j.skipped, python: py };
-    Object.assign(out, { torch: j.torch, threads: j.threads });
-    out.results[m] = j.results[m];
-    say(o, `pytorch ${m}: ${fmt(j.results[m].seconds, 3)} s/epoch`);
+}
+
+/** The PyTorch anchor for model `m` (its own process), recorded into `torch.results[m]`. */
+function runTorchModel(o, torch, m) {
+  say(o, `pytorch ${m} …`);
+  const r = spawnSync(torch.python, [ANCHOR, '--data', DATA_DIR, '--models', m, '--batch-size', String(BATCH_SIZE), '--threads', '2',
+    '--repeat', String(o.repeat ?? repeatsFor(m))], {
+    cwd: ROOT, encoding: 'utf8', timeout: CHILD_TIMEOUT_MS, maxBuffer: 16 << 20,
+    stdio: ['ignore', 'pipe', o.verbose ? 'inherit' : 'pipe'],
+  });
+  const line = String(r.stdout || '').trim().split('\n').pop();
+  let j = null;
+  try { j = JSON.parse(line); } catch { /* below */ }
+  if (r.status !== 0 || !j || j.skipped) {
+    torch.results[m] = { error: j?.skipped ?? `${r.error?.message ?? `exit ${r.status}`}: ${lastLines(r.stderr) || 'no output'}` };
+    return;
   }
-  return out;
+  Object.assign(torch, { torch: j.torch, threads: j.threads });
+  torch.results[m] = j.results[m];
+  say(o, `pytorch ${m}: ${fmt(j.results[m].seconds, 3)} s/epoch`);
 }
 
 /** Kernel start → first result and trivial round trip, from bench/kernel.js (no soak: that is bench:kernel's). */
@@ -338,11 +337,15 @@ async function main() {
   let loadMax = os.loadavg()[0];
   say(o, `${o.models.join(', ')} on ${o.backends.join(', ')}${o.torch ? ' + PyTorch anchor' : ''}; load average ${loadStart} (${os.cpus().length} cores)`);
 
-  // d2l-ts: one child per (backend, model)
+  // Model by model: PyTorch first, then each backend, so that each ratio compares runs made minutes apart at most
+  // (a shared machine's speed drifts). One child process per (backend, model).
+  const torch = o.torch ? await prepareTorch(o) : { skipped: 'disabled (--no-torch)' };
   const runs = {}; // backend name -> { device, threads, results: {model: r}, error? }
-  for (const want of o.backends) {
-    const models = want === 'cpu' ? o.models.filter((m) => CPU_MODELS.includes(m)) : o.models;
-    for (const m of models) {
+  const broken = new Set(); // backends that cannot load at all
+  for (const m of o.models) {
+    if (!torch.skipped) runTorchModel(o, torch, m);
+    for (const want of o.backends) {
+      if (broken.has(want) || (want === 'cpu' && !CPU_MODELS.includes(m))) continue;
       say(o, `${want} ${m} …`);
       const r = runChild(o, want, m);
       loadMax = Math.max(loadMax, os.loadavg()[0]);
@@ -352,7 +355,7 @@ async function main() {
         say(o, `${want} ${m}: FAILED ${r.error}`);
         run.results[m] = { error: r.error };
         // the backend itself cannot load: its other models would fail the same way
-        if (/cannot use backend/.test(r.error)) { run.error = r.error; break; }
+        if (/cannot use backend/.test(r.error)) { run.error = r.error; broken.add(want); }
         continue;
       }
       Object.assign(run, { device: r.device, threads: r.threads });
@@ -361,9 +364,6 @@ async function main() {
     }
   }
 
-  // PyTorch anchor
-  const torchModels = o.models.filter((m) => Object.values(runs).some((r) => r.results[m] && !r.results[m].error));
-  let torch = o.torch ? await runTorch(o, torchModels) : { skipped: 'disabled (--no-torch)' };
   if (torch.skipped) {
     const hint = o.torch ? ' (pip install torch into .venv, or run with --with-torch)' : '';
     const line = `PyTorch anchor skipped: ${torch.skipped}${hint}`;
