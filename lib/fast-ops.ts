@@ -15,6 +15,8 @@
  * 2. ReLU's gradient on native TensorFlow: TF's own `ReluGrad` op (one kernel) instead of tfjs'
  *    `dy * cast(step(x))`, which tfjs-node runs as six kernels (IsNan, Greater, Fill, Select, Cast, Mul). Like
  *    PyTorch's `threshold_backward`, a NaN input gets gradient 0 (tfjs' step gives NaN).
+ *    Sigmoid's gradient likewise: TF's `SigmoidGrad` (one kernel) instead of `dy · y · (1 − y)` (three, plus a
+ *    scalar upload), over LeNet's largest activations.
  * 3. Reshape on native TensorFlow: tfjs-node uploads the target shape as a new tensor for every reshape; here
  *    the shape tensors are created once per distinct shape and kept by the binding (a few bytes each, never seen
  *    by `tf.memory()`). The backward passes of the lectures' models do 8-20 reshapes per step.
@@ -42,6 +44,7 @@ export function installFastOps(): void {
   lazyFusedMatMulGradients();
   lazyFusedConv2DGradients();
   reluGradOnTensorflow();
+  sigmoidGradOnTensorflow();
   cachedReshapeShapes();
   sameDtypeCastIsIdentity();
 }
@@ -94,6 +97,28 @@ function nodeBackend(backend: unknown): NodeBackend {
   return backend as NodeBackend;
 }
 
+function sigmoidGradOnTensorflow(): void {
+  tf.registerKernel({
+    kernelName: 'SigmoidGrad',
+    backendName: 'tensorflow',
+    kernelFunc: ({ inputs, backend }) => {
+      const b = nodeBackend(backend);
+      const { y, dy } = inputs as { y: tf.TensorInfo; dy: tf.TensorInfo };
+      return b.createOutputTensor(b.binding.executeOp('SigmoidGrad', [typeAttr(b, 'T', 'float32')], b.getInputTensorIds([y, dy]), 1)[0]);
+    },
+  });
+  const config = tf.getGradient('Sigmoid');
+  if (!config) return;
+  const stock = config.gradFunc;
+  (config as { gradFunc: typeof stock }).gradFunc = (dy, saved, attrs) => {
+    const [y] = saved; // the Sigmoid output (outputsToSave)
+    if (tf.getBackend() !== 'tensorflow' || y.dtype !== 'float32' || (dy as tf.Tensor).dtype !== 'float32') {
+      return stock(dy, saved, attrs);
+    }
+    return { x: () => tf.engine().runKernel('SigmoidGrad', { y, dy: dy as tf.Tensor }, {}) as tf.Tensor };
+  };
+}
+
 function reluGradOnTensorflow(): void {
   tf.registerKernel({
     kernelName: 'ReluGrad',
@@ -103,15 +128,6 @@ function reluGradOnTensorflow(): void {
       const { dy, x } = inputs as { dy: tf.TensorInfo; x: tf.TensorInfo };
       const ids = b.getInputTensorIds([dy, x]);
       return b.createOutputTensor(b.binding.executeOp('ReluGrad', [typeAttr(b, 'T', 'float32')], ids, 1)[0]);
-    },
-  });
-  // d(ReluGrad)/d dy = ReluGrad itself; d/dx = 0 almost everywhere (only second derivatives get here)
-  tf.registerGradient({
-    kernelName: 'ReluGrad',
-    inputsToSave: ['x'],
-    gradFunc: (ddy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
-      const [x] = saved;
-      return { dy: () => tf.engine().runKernel('ReluGrad', { dy: ddy as tf.Tensor, x }, {}) as tf.Tensor, x: () => tf.zerosLike(x) };
     },
   });
   const config = tf.getGradient('Relu');

@@ -162,6 +162,21 @@ describe.skipIf(!NATIVE)('native TensorFlow kernels', () => {
     tf.dispose([got, ref]);
   });
 
+  it('sigmoid gradient: one SigmoidGrad kernel, equal to cpu', async () => {
+    const f = () => tf.tidy(() => {
+      const x = rand([40], 18, -6, 6), dy = rand([40], 19);
+      return tf.grad((v: tf.Tensor) => tf.sum(tf.mul(tf.sigmoid(v), dy)))(x);
+    });
+    const info = await tf.profile(() => { f().dispose(); });
+    expect(info.kernels.map((k) => k.name)).toContain('SigmoidGrad');
+    const got = f();
+    await tf.setBackend('cpu');
+    const ref = f();
+    await tf.setBackend('tensorflow');
+    expect(maxDiff(got, ref)).toBeLessThanOrEqual(1e-6);
+    tf.dispose([got, ref]);
+  });
+
   it('Reshape: right values for many shapes, no tensors left behind; same shape shares the buffer', () => {
     const before = tf.memory().numTensors;
     const x = rand([4, 6], 11);
