@@ -19,19 +19,24 @@ const { MODELS, buildModel } = require('./models');
 
 const ROOT = path.resolve(__dirname, '..');
 const DIST = path.join(ROOT, 'dist', 'lib');
+const BACKENDS = ['tensorflow', 'wasm', 'cpu'];
 
 function parseArgs(argv) {
   const o = { models: ['softmax', 'mlp', 'lenet'], backends: ['tensorflow', 'wasm'], top: 15, child: null };
+  const fail = (msg) => { console.error(`bench/profile.js: ${msg}`); process.exit(2); };
+  const value = (i, a) => (argv[i] === undefined || argv[i].startsWith('--') ? fail(`${a} needs a value`) : argv[i]);
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
-    if (a === '--models') o.models = argv[++i].split(',');
-    else if (a === '--backends') o.backends = argv[++i].split(',');
-    else if (a === '--top') o.top = Number(argv[++i]);
-    else if (a === '--child') o.child = argv[++i];
-    else { console.error(`bench/profile.js: unknown argument ${a}`); process.exit(2); }
+    if (a === '--models') o.models = value(++i, a).split(',');
+    else if (a === '--backends') o.backends = value(++i, a).split(',');
+    else if (a === '--top') { o.top = Number(value(++i, a)); if (!(o.top > 0)) fail('--top needs a positive number'); }
+    else if (a === '--child') o.child = value(++i, a);
+    else fail(`unknown argument ${a}`);
   }
   const bad = o.models.filter((m) => !MODELS.includes(m));
-  if (bad.length) { console.error(`bench/profile.js: unknown model ${bad} (choose from ${MODELS})`); process.exit(2); }
+  if (bad.length) fail(`unknown model ${bad} (choose from ${MODELS})`);
+  const badBackend = o.backends.filter((b) => !BACKENDS.includes(b));
+  if (badBackend.length) fail(`unknown backend ${badBackend} (choose from ${BACKENDS})`);
   return o;
 }
 
@@ -95,7 +100,8 @@ function main() {
       });
       const line = String(r.stdout).trim().split('\n').pop();
       if (r.status !== 0 || !line.startsWith('{')) {
-        console.log(`${backend} ${model}: FAILED ${String(r.stderr).trim().split('\n').slice(-3).join(' | ')}`);
+        const why = String(r.stderr).split('\n').find((l) => /^\w*Error\b/.test(l)) ?? String(r.stderr).trim().split('\n').pop();
+        console.log(`${backend} ${model}: FAILED ${why}`);
         continue;
       }
       report(JSON.parse(line), o.top);
@@ -105,8 +111,7 @@ function main() {
 
 function report(j, top) {
   const stepMs = (j.seconds * 1000) / j.steps;
-  // LeNet's epoch includes the test evaluation's kernels: count the training part only by scaling? No — trainCh6's
-  // timer excludes evaluation, but the kernel wrappers see it; report the kernels as measured and say so.
+  // LeNet: trainCh6's timer leaves out its test evaluation, the kernel timers do not (said in the report)
   const rows = Object.entries(j.kernels).sort((a, b) => b[1].ms - a[1].ms);
   const kernelMs = rows.reduce((s, [, v]) => s + v.ms, 0);
   const calls = rows.reduce((s, [, v]) => s + v.calls, 0);

@@ -32,6 +32,9 @@ type FusedMatMulArgs = Parameters<typeof tf.fused.matMul>[0];
 type FusedConv2DArgs = Parameters<typeof tf.fused.conv2d>[0];
 
 const INSTALLED = Symbol.for('d2l-ts.fast-ops');
+
+/** Whether a gradient tape is recording (inside tf.grad, variableGrads, optimizer.minimize). */
+const recordingGradients = () => (tf.engine().state as unknown as { gradientDepth: number }).gradientDepth > 0;
 const g = globalThis as unknown as Record<symbol, boolean | undefined>;
 
 /**
@@ -58,18 +61,22 @@ function sameDtypeCastIsIdentity(): void {
     kernelFunc: (args) => {
       const { x } = args.inputs as { x: tf.TensorInfo };
       if ((args.attrs as { dtype: tf.DataType }).dtype !== x.dtype) return stock.kernelFunc(args);
-      nodeBackend(args.backend).incRef(x.dataId);
-      return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
+      return shareBuffer(args.backend, x);
     },
   });
+}
+
+/** The output of a no-op kernel: `x`'s own buffer, one more reference to it (as tfjs-node's Identity). */
+function shareBuffer(backend: unknown, x: tf.TensorInfo): tf.TensorInfo {
+  nodeBackend(backend).incRef(x.dataId);
+  return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
 }
 
 function lazyFusedMatMulGradients(): void {
   const fused = tf.fused as { matMul: (args: FusedMatMulArgs) => tf.Tensor };
   const stock = fused.matMul;
   fused.matMul = function fusedMatMul(args: FusedMatMulArgs): tf.Tensor {
-    const depth = (tf.engine().state as unknown as { gradientDepth: number }).gradientDepth;
-    if (depth === 0) return stock(args);
+    if (!recordingGradients()) return stock(args);
     const { a, b, transposeA = false, transposeB = false, bias, activation = 'linear', preluActivationWeights,
       leakyreluAlpha } = args;
     let y = tf.matMul(a, b, transposeA, transposeB);
@@ -82,11 +89,10 @@ function lazyFusedConv2DGradients(): void {
   const fused = tf.fused as { conv2d: (args: FusedConv2DArgs) => tf.Tensor };
   const stock = fused.conv2d;
   fused.conv2d = function fusedConv2d(args: FusedConv2DArgs): tf.Tensor {
-    const depth = (tf.engine().state as unknown as { gradientDepth: number }).gradientDepth;
-    const { x, filter, strides, pad, dataFormat = 'NHWC', dilations = [1, 1], dimRoundingMode, bias,
-      activation = 'linear', preluActivationWeights, leakyreluAlpha } = args;
     // NCHW bias needs the stock op's own handling
-    if (depth === 0 || dataFormat !== 'NHWC') return stock(args);
+    if (!recordingGradients() || (args.dataFormat ?? 'NHWC') !== 'NHWC') return stock(args);
+    const { x, filter, strides, pad, dataFormat, dilations = [1, 1], dimRoundingMode, bias,
+      activation = 'linear', preluActivationWeights, leakyreluAlpha } = args;
     let y = tf.conv2d(x as tf.Tensor4D, filter as tf.Tensor4D, strides, pad, dataFormat, dilations, dimRoundingMode);
     if (bias != null) y = tf.add(y, bias);
     return tf.backend_util.applyActivation(y, activation || 'linear', preluActivationWeights as tf.Tensor, leakyreluAlpha);
@@ -97,50 +103,39 @@ function nodeBackend(backend: unknown): NodeBackend {
   return backend as NodeBackend;
 }
 
-function sigmoidGradOnTensorflow(): void {
+/**
+ * On native TF, makes the gradient of tfjs kernel `forward` the single TF op `tfOp` (also registered as a kernel of
+ * that name). `inputs` maps the gradient's (dy, saved) to the op's inputs, in the op's order. Other backends, and
+ * dtypes other than float32, keep tfjs' gradient.
+ */
+function gradientAsTfOp(forward: string, tfOp: string,
+  inputs: (dy: tf.Tensor, saved: tf.Tensor[]) => Record<string, tf.Tensor>): void {
   tf.registerKernel({
-    kernelName: 'SigmoidGrad',
+    kernelName: tfOp,
     backendName: 'tensorflow',
-    kernelFunc: ({ inputs, backend }) => {
+    kernelFunc: ({ inputs: named, backend }) => {
       const b = nodeBackend(backend);
-      const { y, dy } = inputs as { y: tf.TensorInfo; dy: tf.TensorInfo };
-      return b.createOutputTensor(b.binding.executeOp('SigmoidGrad', [typeAttr(b, 'T', 'float32')], b.getInputTensorIds([y, dy]), 1)[0]);
+      const ids = b.getInputTensorIds(Object.values(named) as tf.TensorInfo[]);
+      return b.createOutputTensor(b.binding.executeOp(tfOp, [typeAttr(b, 'T', 'float32')], ids, 1)[0]);
     },
   });
-  const config = tf.getGradient('Sigmoid');
-  if (!config) return;
-  const stock = config.gradFunc;
-  (config as { gradFunc: typeof stock }).gradFunc = (dy, saved, attrs) => {
-    const [y] = saved; // the Sigmoid output (outputsToSave)
-    if (tf.getBackend() !== 'tensorflow' || y.dtype !== 'float32' || (dy as tf.Tensor).dtype !== 'float32') {
-      return stock(dy, saved, attrs);
-    }
-    return { x: () => tf.engine().runKernel('SigmoidGrad', { y, dy: dy as tf.Tensor }, {}) as tf.Tensor };
-  };
-}
-
-function reluGradOnTensorflow(): void {
-  tf.registerKernel({
-    kernelName: 'ReluGrad',
-    backendName: 'tensorflow',
-    kernelFunc: ({ inputs, backend }) => {
-      const b = nodeBackend(backend);
-      const { dy, x } = inputs as { dy: tf.TensorInfo; x: tf.TensorInfo };
-      const ids = b.getInputTensorIds([dy, x]);
-      return b.createOutputTensor(b.binding.executeOp('ReluGrad', [typeAttr(b, 'T', 'float32')], ids, 1)[0]);
-    },
-  });
-  const config = tf.getGradient('Relu');
+  const config = tf.getGradient(forward);
   if (!config) return;
   const stock = config.gradFunc;
   // Mutated in place: tf.registerGradient would print an "overriding" warning into the learner's cell.
   (config as { gradFunc: typeof stock }).gradFunc = (dy, saved, attrs) => {
-    const [x] = saved;
-    if (tf.getBackend() !== 'tensorflow' || x.dtype !== 'float32' || (dy as tf.Tensor).dtype !== 'float32') {
-      return stock(dy, saved, attrs);
-    }
-    return { x: () => tf.engine().runKernel('ReluGrad', { dy: dy as tf.Tensor, x }, {}) as tf.Tensor };
+    const d = dy as tf.Tensor;
+    if (tf.getBackend() !== 'tensorflow' || saved[0].dtype !== 'float32' || d.dtype !== 'float32') return stock(dy, saved, attrs);
+    return { x: () => tf.engine().runKernel(tfOp, inputs(d, saved), {}) as tf.Tensor };
   };
+}
+
+function reluGradOnTensorflow(): void {
+  gradientAsTfOp('Relu', 'ReluGrad', (dy, [x]) => ({ dy, x })); // ReluGrad(gradients, features); saved: the input
+}
+
+function sigmoidGradOnTensorflow(): void {
+  gradientAsTfOp('Sigmoid', 'SigmoidGrad', (dy, [y]) => ({ y, dy })); // SigmoidGrad(y, dy); saved: the output
 }
 
 function cachedReshapeShapes(): void {
@@ -154,10 +149,7 @@ function cachedReshapeShapes(): void {
       const b = nodeBackend(args.backend);
       const { x } = args.inputs as { x: tf.TensorInfo };
       const shape = (args.attrs as { shape: number[] }).shape;
-      if (tf.util.arraysEqual(shape, x.shape)) {
-        b.incRef(x.dataId);
-        return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
-      }
+      if (tf.util.arraysEqual(shape, x.shape)) return shareBuffer(b, x);
       if (x.dtype !== 'float32' && x.dtype !== 'int32' && x.dtype !== 'bool') return stock.kernelFunc(args);
       const key = shape.join(',');
       let shapeId = shapeIds.get(key);
