@@ -5,7 +5,8 @@
  *  1. `tensorflow-gpu` — `@tensorflow/tfjs-node-gpu`, native TensorFlow with CUDA;
  *  2. `tensorflow`     — `@tensorflow/tfjs-node`, native TensorFlow on the CPU (built by
  *                        `npm run setup:native`; 5-8x faster than wasm);
- *  3. `wasm`           — `@tensorflow/tfjs-backend-wasm` plus d2l-ts's kernel fixes (./wasm-kernels);
+ *  3. `wasm`           — `@tensorflow/tfjs-backend-wasm` plus d2l-ts's kernel fixes (./wasm-kernels), on all
+ *                        cores (./wasm-threads; `D2L_WASM_THREADS=n` to change);
  *  4. `cpu`            — plain JavaScript, last resort (LeNet: ~48 min per epoch).
  * `D2L_BACKEND=tensorflow-gpu|gpu|tensorflow|wasm|cpu` forces one and fails loudly if it cannot load
  * (unset, empty or `auto`: the first that loads).
@@ -23,6 +24,7 @@ import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 import { installFastOps } from './fast-ops';
 import { registerWasmKernels } from './wasm-kernels';
+import { useThreadedWasm, wasmThreads } from './wasm-threads';
 import { currentSeed } from './random';
 
 /** A backend d2l-ts can run on, in order of preference. */
@@ -43,7 +45,7 @@ export interface BackendInfo {
   name: string;
   /** Where the math runs, e.g. `'CPU (2 threads, AMD EPYC 7B13)'` or the GPU's name. */
   device: string;
-  /** Threads the backend computes with (wasm in Node is single-threaded). */
+  /** Threads the backend computes with. */
   threads: number;
   /** Backends tried before this one, with the reason each was skipped. */
   skipped: SkippedBackend[];
@@ -241,9 +243,14 @@ async function loadNative(pkg: string, gpu: boolean): Promise<Loaded> {
   return { name: 'tensorflow', threads, device: cpuDevice(threads) };
 }
 
+/** Cores this process may use. */
+function availableCores(): number {
+  return os.availableParallelism?.() ?? os.cpus().length;
+}
+
 /** TensorFlow intra-op threads d2l-ts asks for: all cores the process may use but one (at least 1). */
 function intraOpThreads(): number {
-  return Math.max(1, (os.availableParallelism?.() ?? os.cpus().length) - 1);
+  return Math.max(1, availableCores() - 1);
 }
 
 /** Directory holding tfjs-backend-wasm's `.wasm` binaries (its `main` lives in the same `dist/`). */
@@ -263,6 +270,13 @@ async function loadWasm(): Promise<Loaded> {
   registerWasmKernels();
   // Read the binaries from node_modules by absolute path: no fetch, works offline and from any cwd.
   wasm.setWasmPaths(wasmBinaryDir() + path.sep);
+  // tfjs runs wasm single-threaded in Node; start its threaded build ourselves (./wasm-threads).
+  const wanted = wasmThreads(availableCores());
+  if (wanted > 1) {
+    await useThreadedWasm(wanted).catch((err: unknown) => {
+      console.warn(`d2l-ts: wasm stays single-threaded: the threaded build did not start (${shortReason(err)})`);
+    });
+  }
   if (!(await tf.setBackend('wasm'))) throw new Skip('wasm backend failed to initialise');
   await tf.ready();
   state.gpus = 0;

@@ -7,6 +7,7 @@
 // build step, no extra dependency, and the code runs under plain Node's CommonJS loader exactly as
 // the compiled library does in tslab.
 import { execFile, spawnSync } from 'child_process';
+import * as os from 'os';
 import * as path from 'path';
 import { describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
@@ -84,10 +85,11 @@ describe('initBackend in a fresh process', { timeout: 60_000 }, () => {
     expect(r.devices).toEqual({ tryGpu: '/CPU:0', numGpus: 0, tryAllGpus: ['/CPU:0'] });
   });
 
-  it('D2L_BACKEND=wasm forces wasm, with d2l-ts kernels registered', async () => {
+  it('D2L_BACKEND=wasm forces wasm, threaded on every core (lib/wasm-threads.ts), with d2l-ts kernels registered', async () => {
     const r = await initInChild('wasm');
     expect(r.error).toBeUndefined();
-    expect(r.info).toMatchObject({ name: 'wasm', threads: 1, skipped: [] });
+    const cores = os.availableParallelism?.() ?? os.cpus().length;
+    expect(r.info).toMatchObject({ name: 'wasm', threads: Math.min(8, cores), skipped: [] });
     expect(r.tfjsBackend).toBe('wasm');
     expect(r.kernels).toEqual(['Conv2DBackpropFilter', 'UnsortedSegmentSum']);
   });
