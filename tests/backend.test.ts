@@ -3,26 +3,19 @@
 //
 // Selection is process-wide state (one tfjs engine, a native library that cannot be unloaded), so
 // each selection scenario runs in a fresh `node` child. The child loads lib/backend.ts through a
-// ten-line require hook that transpiles TypeScript with the project's own `typescript` package: no
+// require hook (tests/helpers/ts-hook.ts) that transpiles TypeScript with the project's own `typescript` package: no
 // build step, no extra dependency, and the code runs under plain Node's CommonJS loader exactly as
 // the compiled library does in tslab.
 import { execFile, spawnSync } from 'child_process';
 import * as os from 'os';
 import * as path from 'path';
 import { describe, expect, it } from 'vitest';
+import { TS_REQUIRE_HOOK } from './helpers/ts-hook';
 import * as tf from '@tensorflow/tfjs';
 import { BACKEND_CHOICES, describeBackend, type BackendInfo } from '../lib/backend';
 import { createRng } from '../lib/random';
 
 const ROOT = path.resolve(__dirname, '..');
-
-const TS_HOOK = `
-const ts = require('typescript'), fs = require('fs');
-require.extensions['.ts'] = (m, file) => m._compile(ts.transpileModule(fs.readFileSync(file, 'utf8'), {
-  fileName: file,
-  compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022, esModuleInterop: true },
-}).outputText, file);
-`;
 
 interface ChildResult {
   info?: BackendInfo;
@@ -38,7 +31,7 @@ interface ChildResult {
 
 /** Runs initBackend() in a fresh Node process with D2L_BACKEND=`backend` (unset when undefined). */
 function initInChild(backend: string | undefined): Promise<ChildResult> {
-  const script = `${TS_HOOK}
+  const script = `${TS_REQUIRE_HOOK}
 const b = require('./lib/backend.ts');
 const out = {};
 try { b.backendInfo(); } catch (e) { out.beforeInit = e.message; }

@@ -7,20 +7,14 @@ import { execFile } from 'child_process';
 import * as os from 'os';
 import * as path from 'path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { TS_REQUIRE_HOOK } from './helpers/ts-hook';
 import { MAX_WASM_THREADS, wasmThreads } from '../lib/wasm-threads';
 
 const ROOT = path.resolve(__dirname, '..');
-const TS_HOOK = `
-const ts = require('typescript'), fs = require('fs');
-require.extensions['.ts'] = (m, file) => m._compile(ts.transpileModule(fs.readFileSync(file, 'utf8'), {
-  fileName: file,
-  compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022, esModuleInterop: true },
-}).outputText, file);
-`;
 
 // Every op family the threaded pool runs (GEMM in all transpose variants, conv2d and both of its gradients,
 // d2l-ts's wasm kernels) plus one MLP training step, each reduced to a hash of its float32 bytes.
-const WORKLOAD = `${TS_HOOK}
+const WORKLOAD = `${TS_REQUIRE_HOOK}
 const crypto = require('crypto');
 const b = require('./lib/backend.ts');
 const tf = require('@tensorflow/tfjs');
