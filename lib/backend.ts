@@ -272,6 +272,7 @@ async function loadWasm(): Promise<Loaded> {
   wasm.setWasmPaths(wasmBinaryDir() + path.sep);
   // tfjs runs wasm single-threaded in Node; start its threaded build ourselves (./wasm-threads).
   const wanted = wasmThreads(availableCores());
+  const glueHandlers = new ProcessHandlerWatch();
   if (wanted > 1) {
     await useThreadedWasm(wanted).catch((err: unknown) => {
       console.warn(`d2l-ts: wasm stays single-threaded: the threaded build did not start (${shortReason(err)})`);
@@ -279,10 +280,34 @@ async function loadWasm(): Promise<Loaded> {
   }
   if (!(await tf.setBackend('wasm'))) throw new Skip('wasm backend failed to initialise');
   await tf.ready();
+  glueHandlers.removeEmscriptens();
   state.gpus = 0;
   const threads = wasm.getThreadsCount();
   return { name: 'wasm', threads, device: cpuDevice(threads) };
 }
+
+/**
+ * The Emscripten glue of both wasm builds adds `process` handlers that rethrow every uncaught exception and
+ * unhandled rejection. A rethrow from inside such a handler ends Node at once, whatever other handlers exist, so
+ * one rejected promise that a cell forgot to await killed the kernel (whose own handlers report it and carry on),
+ * and the crash printed the glue's 50 KB source line. Created before the module starts; removes the handlers it
+ * added afterwards, so Node's and the kernel's own handling applies.
+ */
+class ProcessHandlerWatch {
+  private readonly before = new Map(HANDLED_EVENTS.map((e) => [e, proc.listeners(e)]));
+
+  removeEmscriptens(): void {
+    for (const event of HANDLED_EVENTS) {
+      for (const l of proc.listeners(event)) {
+        // the glue's two handlers: `function(ex){if(!(ex instanceof ExitStatus)){throw ex}}`, `function(reason){throw reason}`
+        if (!this.before.get(event)!.includes(l) && /ExitStatus|throw reason/.test(String(l))) proc.removeListener(event, l);
+      }
+    }
+  }
+}
+type Listener = (...args: unknown[]) => void;
+const HANDLED_EVENTS = ['uncaughtException', 'unhandledRejection'];
+const proc = process as unknown as { listeners(e: string): Listener[]; removeListener(e: string, l: Listener): void };
 
 async function loadCpu(): Promise<Loaded> {
   if (!(await tf.setBackend('cpu'))) throw new Skip('cpu backend failed to initialise');

@@ -2,7 +2,7 @@
 // child (one wasm module per process), loading lib/ through the same TypeScript require hook as backend.test.ts.
 // What must hold: the threaded backend really computes with the threads asked for, its results are bit-identical
 // to the single-threaded build (XNNPACK splits output tiles, never a sum), the process exits by itself (the pool's
-// worker threads block forever), and a bad D2L_WASM_THREADS is a clear error.
+// worker threads block forever), a bad D2L_WASM_THREADS is a clear error, and the wasm glue's process handlers are gone.
 import { execFile } from 'child_process';
 import * as os from 'os';
 import * as path from 'path';
@@ -83,6 +83,33 @@ describe('threaded wasm in a fresh process', { timeout: 90_000 }, () => {
     const r = await runChild('0');
     expect(r.error).toMatch(/D2L_WASM_THREADS='0' must be a whole number from 1 to 8/);
   });
+});
+
+// The kernel reports an unhandled rejection or uncaught exception from a cell and carries on. Emscripten's glue (both
+// wasm builds) adds handlers that rethrow them, which ends Node at once; initBackend removes those.
+const HANDLERS = `${TS_REQUIRE_HOOK}
+process.on('unhandledRejection', (e) => console.log('reported rejection: ' + e.message));
+process.on('uncaughtException', (e) => console.log('reported exception: ' + e.message));
+require('./lib/backend.ts').initBackend().then(() => {
+  Promise.reject(new Error('boom'));
+  setTimeout(() => { throw new Error('bang'); }, 50);
+  setTimeout(() => console.log('still alive'), 200);
+});
+`;
+
+describe('process handlers after the wasm backend starts', { timeout: 60_000 }, () => {
+  for (const threads of ['1', '2']) {
+    it(`with ${threads} thread(s), the process's own handlers see rejections and exceptions, and it lives on`, async () => {
+      const env: NodeJS.ProcessEnv = { ...process.env, D2L_BACKEND: 'wasm', D2L_WASM_THREADS: threads };
+      const out = await new Promise<string>((resolve, reject) => {
+        execFile(process.execPath, ['-e', HANDLERS], { cwd: ROOT, env, timeout: 30_000 }, (err, stdout, stderr) =>
+          (err ? reject(new Error(`child died: ${err.message}\n${stdout}\n${stderr.slice(0, 500)}`)) : resolve(stdout)));
+      });
+      expect(out).toContain('reported rejection: boom');
+      expect(out).toContain('reported exception: bang');
+      expect(out).toContain('still alive');
+    });
+  }
 });
 
 describe('wasmThreads', () => {
