@@ -20,9 +20,12 @@
  * 3. Reshape on native TensorFlow: tfjs-node uploads the target shape as a new tensor for every reshape; here
  *    the shape tensors are created once per distinct shape and kept by the binding (a few bytes each, never seen
  *    by `tf.memory()`). The backward passes of the lectures' models do 8-20 reshapes per step.
- * 4. Cast to the same dtype and Reshape to the same shape on native TensorFlow: no TF op at all, the output shares
- *    the input's buffer (as tfjs-node's Identity does). tfjs' gradients and losses cast labels and masks that already
- *    have the right dtype: 6-10 such casts per step in the lectures' models.
+ * 4. No-op kernels that copied: Cast to the same dtype (native TensorFlow and wasm), Reshape to the same shape
+ *    (native TensorFlow) and Identity (wasm) return the input's own buffer with one more reference, as tfjs-node's
+ *    Identity and every backend's Reshape already do; no kernel writes into its inputs, and the buffer is freed with
+ *    its last tensor. tfjs' gradients and losses cast labels and masks that already have the right dtype (6-10 such
+ *    casts per step in the lectures' models), and its engine clones every tensor a gradient saves, which on wasm
+ *    copied every saved activation (16 copies per MLP step, 35 per LeNet step).
  * @module
  */
 import * as tf from '@tensorflow/tfjs';
@@ -49,26 +52,37 @@ export function installFastOps(): void {
   reluGradOnTensorflow();
   sigmoidGradOnTensorflow();
   cachedReshapeShapes();
-  sameDtypeCastIsIdentity();
+  sameDtypeCastShares();
+  identitySharesOnWasm();
 }
 
-function sameDtypeCastIsIdentity(): void {
-  const stock = tf.getKernel('Cast', 'tensorflow');
-  if (!stock) return;
-  tf.unregisterKernel('Cast', 'tensorflow');
-  tf.registerKernel({
-    ...stock,
-    kernelFunc: (args) => {
+/** Re-registers `name` on `backend` (when registered there) with `kernelFunc` wrapping the stock one. */
+function wrapKernel(name: string, backend: string, wrap: (stock: tf.KernelFunc) => tf.KernelFunc): void {
+  const stock = tf.getKernel(name, backend);
+  if (!stock) return; // that backend's package is not loaded
+  tf.unregisterKernel(name, backend);
+  tf.registerKernel({ ...stock, kernelFunc: wrap(stock.kernelFunc) });
+}
+
+function sameDtypeCastShares(): void {
+  for (const backend of ['tensorflow', 'wasm']) {
+    wrapKernel('Cast', backend, (stock) => (args) => {
       const { x } = args.inputs as { x: tf.TensorInfo };
-      if ((args.attrs as { dtype: tf.DataType }).dtype !== x.dtype) return stock.kernelFunc(args);
-      return shareBuffer(args.backend, x);
-    },
+      return (args.attrs as { dtype: tf.DataType }).dtype === x.dtype ? shareBuffer(args.backend, x) : stock(args);
+    });
+  }
+}
+
+function identitySharesOnWasm(): void {
+  wrapKernel('Identity', 'wasm', (stock) => (args) => {
+    const { x } = args.inputs as { x: tf.TensorInfo };
+    return x.dtype === 'string' ? stock(args) : shareBuffer(args.backend, x);
   });
 }
 
-/** The output of a no-op kernel: `x`'s own buffer, one more reference to it (as tfjs-node's Identity). */
+/** The output of a no-op kernel: `x`'s own buffer, one more reference to it (tfjs-node and wasm both count them). */
 function shareBuffer(backend: unknown, x: tf.TensorInfo): tf.TensorInfo {
-  nodeBackend(backend).incRef(x.dataId);
+  (backend as { incRef(dataId: object): void }).incRef(x.dataId);
   return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
 }
 
@@ -139,29 +153,23 @@ function sigmoidGradOnTensorflow(): void {
 }
 
 function cachedReshapeShapes(): void {
-  const stock = tf.getKernel('Reshape', 'tensorflow');
-  if (!stock) return; // tfjs-node not loaded
   const shapeIds = new Map<string, number>();
-  tf.unregisterKernel('Reshape', 'tensorflow');
-  tf.registerKernel({
-    ...stock,
-    kernelFunc: (args) => {
-      const b = nodeBackend(args.backend);
-      const { x } = args.inputs as { x: tf.TensorInfo };
-      const shape = (args.attrs as { shape: number[] }).shape;
-      if (tf.util.arraysEqual(shape, x.shape)) return shareBuffer(b, x);
-      if (x.dtype !== 'float32' && x.dtype !== 'int32' && x.dtype !== 'bool') return stock.kernelFunc(args);
-      const key = shape.join(',');
-      let shapeId = shapeIds.get(key);
-      if (shapeId === undefined) {
-        // kept for the life of the process, like the kernel cache of TF itself; bounded by the distinct shapes used
-        if (shapeIds.size >= 4096) return stock.kernelFunc(args);
-        shapeId = b.binding.createTensor([shape.length], b.binding.TF_INT32, Int32Array.from(shape));
-        shapeIds.set(key, shapeId);
-      }
-      const [xId] = b.getInputTensorIds([x]);
-      const attrs = [typeAttr(b, 'T', x.dtype), typeAttr(b, 'Tshape', 'int32')];
-      return b.createOutputTensor(b.binding.executeOp('Reshape', attrs, [xId, shapeId], 1)[0]);
-    },
+  wrapKernel('Reshape', 'tensorflow', (stock) => (args) => {
+    const b = nodeBackend(args.backend);
+    const { x } = args.inputs as { x: tf.TensorInfo };
+    const shape = (args.attrs as { shape: number[] }).shape;
+    if (tf.util.arraysEqual(shape, x.shape)) return shareBuffer(b, x);
+    if (x.dtype !== 'float32' && x.dtype !== 'int32' && x.dtype !== 'bool') return stock(args);
+    const key = shape.join(',');
+    let shapeId = shapeIds.get(key);
+    if (shapeId === undefined) {
+      // kept for the life of the process, like the kernel cache of TF itself; bounded by the distinct shapes used
+      if (shapeIds.size >= 4096) return stock(args);
+      shapeId = b.binding.createTensor([shape.length], b.binding.TF_INT32, Int32Array.from(shape));
+      shapeIds.set(key, shapeId);
+    }
+    const [xId] = b.getInputTensorIds([x]);
+    const attrs = [typeAttr(b, 'T', x.dtype), typeAttr(b, 'Tshape', 'int32')];
+    return b.createOutputTensor(b.binding.executeOp('Reshape', attrs, [xId, shapeId], 1)[0]);
   });
 }

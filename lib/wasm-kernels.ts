@@ -15,7 +15,6 @@
  * | `UnsortedSegmentSum`   | missing → `tf.gather` has no gradient         | one pass over the heap                       |
  * | `MaxPoolGrad`          | wrong when a window's max is ≤ 0 (initial max is `FLT_MIN`, so the gradient goes to element 0) | argmax per window, first max wins like the cpu backend |
  * | `AvgPoolGrad`          | correct, slow (LeNet: 10 + 4 ms per step)     | one JS pass over dy (2.5 + 2.4 ms)           |
- * | `Identity`, `Cast` to the same dtype | copy the buffer                 | share it (one more reference, like `Reshape`) |
  *
  * Kernel functions work directly on the backend's heap: `backend.makeOutput` allocates, and
  * `backend.typedArrayFromHeap` gives a view. Allocating can grow (and so detach) the wasm heap, so
@@ -53,8 +52,6 @@ export const WASM_KERNELS = [
   'UnsortedSegmentSum',
   'MaxPoolGrad',
   'AvgPoolGrad',
-  'Identity',
-  'Cast',
 ] as const;
 
 function stockKernel(name: string): WasmKernelFunc {
@@ -320,27 +317,6 @@ function avgPoolGrad(): WasmKernelFunc {
 
 let registered = false;
 
-// --- (7) Identity, and Cast to the same dtype: a copy of the whole buffer ----------------------------------
-// tfjs' engine clones every tensor a gradient saves (saveTensorsForBackwardMode → Identity), so on wasm each
-// training step copied every saved activation: 16 copies per MLP step, LeNet's conv activations among them. No
-// kernel writes into its inputs, so the output can share the input's buffer, as Reshape (and tfjs-node's
-// Identity) already do; the buffer is freed when its last tensor is.
-function shareBuffer(x: Info, backend: BackendWasm): Info {
-  backend.incRef(x.dataId);
-  return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
-}
-
-function sharedIdentity(original: WasmKernelFunc | undefined): WasmKernelFunc {
-  const orig = original!;
-  return (args) => (args.inputs.x.dtype === 'string' ? orig(args) : shareBuffer(args.inputs.x, args.backend));
-}
-
-function sameDtypeCastShares(original: WasmKernelFunc | undefined): WasmKernelFunc {
-  const orig = original!;
-  return (args) => (args.attrs.dtype === args.inputs.x.dtype && args.inputs.x.dtype !== 'string'
-    ? shareBuffer(args.inputs.x, args.backend) : orig(args));
-}
-
 /**
  * Registers d2l-ts's wasm kernels (see the table in this module's header). Idempotent.
  *
@@ -362,8 +338,6 @@ export function registerWasmKernels(): readonly string[] {
   install('UnsortedSegmentSum', unsortedSegmentSum);
   install('MaxPoolGrad', maxPoolGrad);
   install('AvgPoolGrad', avgPoolGrad);
-  install('Identity', sharedIdentity);
-  install('Cast', sameDtypeCastShares);
   registered = true;
   return WASM_KERNELS;
 }

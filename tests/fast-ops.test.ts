@@ -207,6 +207,27 @@ describe.skipIf(!NATIVE)('native TensorFlow kernels', () => {
   });
 });
 
+describe('no-op kernels share the buffer on wasm', () => {
+  it('wasm: clone and cast(x, x.dtype) use no new memory, and outlive the original', async () => {
+    await tf.setBackend('wasm');
+    const x = tf.tensor2d([[1.5, -2], [3, 4]]);
+    const buffers = () => tf.engine().backend.numDataIds(); // distinct buffers on the wasm heap
+    const before = buffers();
+    const c = tf.clone(x);
+    const same = tf.cast(x, 'float32');
+    expect(buffers()).toBe(before);
+    const asInt = tf.cast(x, 'int32');        // a real conversion still converts (and allocates)
+    expect(buffers()).toBe(before + 1);
+    x.dispose();
+    expect(Array.from(c.dataSync())).toEqual([1.5, -2, 3, 4]);
+    expect(Array.from(same.dataSync())).toEqual([1.5, -2, 3, 4]);
+    expect(Array.from(asInt.dataSync())).toEqual([1, -2, 3, 4]);
+    expect(asInt.dtype).toBe('int32');
+    tf.dispose([c, same, asInt]);
+    expect(buffers()).toBe(before - 1);
+  });
+});
+
 describe('softmaxCrossEntropy (custom gradient) on every backend', () => {
   for (const backend of BACKENDS) {
     it(`${backend}: value and gradient equal tf.losses.softmaxCrossEntropy's`, async () => {
