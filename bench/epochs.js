@@ -58,8 +58,10 @@ const BACKENDS = ['tensorflow', 'wasm', 'cpu'];
 /** The cpu backend runs softmax only: LeNet on it takes most of an hour per epoch. */
 const CPU_MODELS = ['softmax'];
 const BATCH_SIZE = 256;
-/** Timed epochs per model (after the warm-up); the fastest counts. LeNet's epochs are long enough to be steadier. */
-// Short epochs get more tries: the minimum of 5 sub-second epochs is far steadier on a shared machine than of 3.
+/**
+ * Timed epochs per model (after the warm-up); the fastest counts. Sub-second epochs get 5 tries (the minimum of 5 is
+ * far steadier on a shared machine than of 3); LeNet's epochs are long enough to be steadier with 2.
+ */
 const repeatsFor = (model) => (model === 'lenet' ? 2 : 5);
 /** d2l-ts ÷ PyTorch, per backend and model. */
 const TARGETS = { tensorflow: { softmax: 1.5, mlp: 1.5, lenet: 1.5 }, wasm: { softmax: 3, mlp: 3, lenet: 5 } };
@@ -253,7 +255,6 @@ function installTorch(o, py) {
   if (r.status !== 0) say(o, `pip install failed: ${lastLines(r.stderr, 2) || r.error?.message || `exit ${r.status}`}`);
 }
 
-/** The PyTorch anchor, one process per model; {skipped} when torch is unavailable. */
 /** Checks (or with --with-torch installs) torch and dumps the data for the anchor: `{python, dataSource}` or `{skipped}`. */
 async function prepareTorch(o) {
   const py = pythonFor(o);
