@@ -172,12 +172,78 @@ describe('AvgPoolGrad', () => {
     ['3x3 s1 same', [2, 7, 7, 2], 3, 1, 'same'],
     ['3x3 s2 same, C=1', [2, 9, 9, 1], 3, 2, 'same'],
     ['3x3 s2 valid, rows left over', [2, 10, 10, 2], 3, 2, 'valid'],
+    ['2x2 s2 valid on 9x9 (not tiled: last row and column unused)', [2, 9, 9, 2], 2, 2, 'valid'],
   ];
   for (const [label, shape, k, s, pad] of cases) {
     it(label, async () => {
       await sameOnWasmAndCpu(withGrads((t) => tf.avgPool(t as tf.Tensor4D, k, s, pad), [Data.random(shape, 35)]));
     });
   }
+  it('3x2 windows, stride 3x2, tiling a 9x6 input (the row-copy fast path, non-square)', async () => {
+    await sameOnWasmAndCpu(withGrads((t) => tf.avgPool(t as tf.Tensor4D, [3, 2], [3, 2], 'valid'),
+      [Data.random([2, 9, 6, 3], 36)]));
+  });
+});
+
+describe('Sum over every axis but the last (bias gradients: one XNNPACK average pool)', () => {
+  const x4 = Data.random([4, 5, 6, 3], 37);
+  const cases: [string, Data, number | number[], boolean][] = [
+    ['rank 4, axes [0, 1, 2]', x4, [0, 1, 2], false],
+    ['keepDims', x4, [0, 1, 2], true],
+    ['axes unsorted and negative', x4, [-2, 0, -3], false],
+    ['rank 2, axis 0', Data.random([300, 7], 38), 0, false],
+    ['other axes (stock kernel)', x4, [1, 2], false],
+    ['one row (stock kernel)', Data.random([1, 5], 39), 0, true],
+  ];
+  for (const [label, x, axis, keepDims] of cases) {
+    it(label, async () => {
+      await sameOnWasmAndCpu(() => tf.sum(x.t(), axis, keepDims));
+    });
+  }
+  it('int32 (stock kernel)', async () => {
+    await sameOnWasmAndCpu(() => tf.cast(tf.sum(tf.tensor([[1, 2], [3, 4], [5, 6]], undefined, 'int32'), 0), 'float32'));
+  });
+  it('the gradient of a bias add', async () => {
+    await sameOnWasmAndCpu(withGrads((a, b) => tf.add(a, b), [x4, Data.random([3], 40)]));
+  });
+  it("LeNet's first conv layer size (200 704 rows): within float32 rounding of an exact sum", async () => {
+    const x = Data.random([256, 28, 28, 6], 41);
+    await tf.setBackend('wasm');
+    const got = tf.tidy(() => tf.sum(x.t(), [0, 1, 2]).dataSync());
+    for (let c = 0; c < 6; c++) {
+      let exact = 0, abs = 0;
+      for (let i = c; i < x.values.length; i += 6) { exact += x.values[i]; abs += Math.abs(x.values[i]); }
+      // float32 accumulation, like the stock kernel: both err by ≤ 2.2e-3 here, against a bound of 5e-3
+      expect(Math.abs(got[c] - exact), `channel ${c}`).toBeLessThan(5e-8 * abs);
+    }
+  });
+});
+
+describe('Add of a per-channel bias (rows of k·C values, the bias repeated)', () => {
+  const x4 = Data.random([4, 5, 6, 3], 42), bias = Data.random([3], 43);
+  const cases: [string, Data, Data][] = [
+    ['[4,5,6,3] + [3]', x4, bias],
+    ['[3] + [4,5,6,3] (bias first)', bias, x4],
+    ['[4,5,6,3] + [1,1,1,3]', x4, new Data(bias.values, [1, 1, 1, 3])],
+    ['[300,7] + [7]', Data.random([300, 7], 44), Data.random([7], 45)],
+    ['[13,7] + [7] (13 rows: one run of 91)', Data.random([13, 7], 46), Data.random([7], 47)],
+    ['[7,5] + [5] (too few rows: stock kernel)', Data.random([7, 5], 48), Data.random([5], 49)],
+    ['[4,5,6,3] + [6,3] (not per channel: stock kernel)', x4, Data.random([6, 3], 50)],
+  ];
+  for (const [label, a, b] of cases) {
+    it(label, async () => {
+      await sameOnWasmAndCpu(withGrads((p, q) => tf.add(p, q), [a, b]));
+    });
+  }
+  it('non-finite values stay in their own element', async () => {
+    const v = Data.random([16, 4], 51);
+    v.values[5] = NaN;
+    v.values[9] = Infinity;
+    await tf.setBackend('wasm');
+    const got = tf.tidy(() => tf.add(v.t(), tf.tensor([1, 2, 3, 4])).dataSync());
+    expect(Array.from(got).map((x, i) => (Number.isFinite(x) ? 'f' : `${i}:${x}`)).filter((x) => x !== 'f'))
+      .toEqual(['5:NaN', '9:Infinity']);
+  });
 });
 
 describe('saved tensors (engine clones share their buffer on wasm, lib/fast-ops.ts)', () => {
