@@ -17,6 +17,7 @@ export interface NodeBackend {
   binding: {
     TF_ATTR_TYPE: number;
     TF_ATTR_BOOL: number;
+    TF_ATTR_STRING: number;
     TF_FLOAT: number;
     TF_INT32: number;
     TF_BOOL: number;
@@ -43,6 +44,11 @@ export function typeAttr(b: NodeBackend, name: string, dtype: tf.DataType | 'uin
   const bd = b.binding;
   const value = dtype === 'float32' ? bd.TF_FLOAT : dtype === 'int32' ? bd.TF_INT32 : dtype === 'uint8' ? bd.TF_UINT8 : bd.TF_BOOL;
   return { name, type: bd.TF_ATTR_TYPE, value };
+}
+
+/** A string attribute of a TF op (e.g. `data_format`). */
+export function stringAttr(b: NodeBackend, name: string, value: string): OpAttr {
+  return { name, type: b.binding.TF_ATTR_STRING, value };
 }
 
 /** A boolean attribute of a TF op. */

@@ -207,6 +207,77 @@ describe.skipIf(!NATIVE)('native TensorFlow kernels', () => {
   });
 });
 
+describe.skipIf(!NATIVE)('native TensorFlow: avgPool gradient and bias-gradient sums', () => {
+  beforeAll(async () => { await tf.setBackend('tensorflow'); });
+
+  /** `f` on tensorflow and on cpu; returns the largest difference and the TF ops tensorflow ran. */
+  async function againstCpu(f: () => tf.Tensor): Promise<{ diff: number; kernels: string[] }> {
+    // the binding's exports are read-only: the backend gets a stand-in that records op names and forwards all else
+    type Binding = { executeOp: (name: string, ...rest: unknown[]) => unknown };
+    const backend = tf.backend() as unknown as { binding: Binding };
+    const stock = backend.binding, ops: string[] = [];
+    backend.binding = Object.create(stock, { executeOp: { value: (name: string, ...rest: unknown[]) => {
+      ops.push(name);
+      return stock.executeOp(name, ...rest);
+    } } }) as Binding;
+    let got: tf.Tensor;
+    try {
+      got = f();
+    } finally {
+      backend.binding = stock;
+    }
+    await tf.setBackend('cpu');
+    const ref = f();
+    await tf.setBackend('tensorflow');
+    const diff = maxDiff(got, ref);
+    tf.dispose([got, ref]);
+    return { diff, kernels: ops };
+  }
+  const poolGrad = (shape: number[], k: [number, number], s: [number, number], pad: 'valid' | 'same') => () => tf.tidy(() => {
+    const x = rand(shape, 20);
+    const y = tf.avgPool(x as tf.Tensor4D, k, s, pad);
+    const w = rand(y.shape, 21);
+    return tf.grad((v: tf.Tensor) => tf.sum(tf.mul(tf.avgPool(v as tf.Tensor4D, k, s, pad), w)))(x);
+  });
+
+  const tiled: [string, number[], [number, number], [number, number], 'valid' | 'same'][] = [
+    ['2x2/2 valid (LeNet)', [3, 8, 8, 4], [2, 2], [2, 2], 'valid'],
+    ['3x2/(3,2) same on 9x6', [2, 9, 6, 3], [3, 2], [3, 2], 'same'],
+  ];
+  for (const [label, shape, k, s, pad] of tiled) {
+    it(`avgPool gradient, windows tiling the input, ${label}: BroadcastTo instead of AvgPoolGrad, exact`, async () => {
+      const before = tf.memory().numTensors;
+      const { diff, kernels } = await againstCpu(poolGrad(shape, k, s, pad));
+      expect(kernels).not.toContain('AvgPoolGrad');
+      expect(diff).toBe(0);
+      expect(tf.memory().numTensors).toBe(before);
+    });
+  }
+  it('avgPool gradient, overlapping or uneven windows: TF\'s AvgPoolGrad, equal to cpu', async () => {
+    for (const f of [poolGrad([2, 7, 7, 2], [3, 3], [2, 2], 'valid'), poolGrad([2, 9, 9, 2], [2, 2], [2, 2], 'valid')]) {
+      const { diff, kernels } = await againstCpu(f);
+      expect(kernels).toContain('AvgPoolGrad');
+      expect(diff).toBeLessThanOrEqual(1e-6);
+    }
+  });
+
+  it('sum over every axis but the last (bias gradients): TF\'s BiasAddGrad, equal to cpu', async () => {
+    const x = rand([4, 5, 6, 3], 22), m = rand([300, 7], 23);
+    for (const f of [() => tf.sum(x, [0, 1, 2]), () => tf.sum(x, [-2, 0, 1]), () => tf.sum(m, 0),
+      () => tf.grad((b: tf.Tensor) => tf.sum(tf.mul(tf.add(x, b), x)))(rand([3], 24))]) {
+      const { diff, kernels } = await againstCpu(() => tf.tidy(f));
+      expect(kernels).toContain('BiasAddGrad');
+      expect(diff).toBeLessThanOrEqual(1e-5);
+    }
+    for (const f of [() => tf.sum(x, [0, 1, 2], true), () => tf.sum(x, [1, 2]), () => tf.sum(x)]) {
+      const { diff, kernels } = await againstCpu(() => tf.tidy(f));
+      expect(kernels).not.toContain('BiasAddGrad');
+      expect(diff).toBeLessThanOrEqual(1e-5);
+    }
+    tf.dispose([x, m]);
+  });
+});
+
 describe('no-op kernels share the buffer on wasm', () => {
   it('wasm: clone and cast(x, x.dtype) use no new memory, and outlive the original', async () => {
     await tf.setBackend('wasm');
