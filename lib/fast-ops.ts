@@ -32,6 +32,7 @@
  * @module
  */
 import * as tf from '@tensorflow/tfjs';
+import { reducesLeadingAxes, windowsTileInput } from './shape-cases';
 import { stringAttr, typeAttr, type NodeBackend, type OpAttr } from './tfjs-node';
 
 type FusedMatMulArgs = Parameters<typeof tf.fused.matMul>[0];
@@ -204,11 +205,9 @@ function tiledAvgPoolGradOnTensorflow(): void {
     const { filterSize, strides, pad } = args.attrs as unknown as tf.AvgPoolGradAttrs;
     if (dy.dtype !== 'float32' || input.shape.length !== 4) return stock(args);
     const ci = tf.backend_util.computePool2DInfo(input.shape as [number, number, number, number], filterSize, strides, 1, pad);
+    if (!windowsTileInput(ci)) return stock(args);
     const { batchSize: B, inHeight: H, inWidth: W, inChannels: C, outHeight: OH, outWidth: OW } = ci;
     const { strideHeight: SH, strideWidth: SW, filterHeight: FH, filterWidth: FW } = ci;
-    if (FH !== SH || FW !== SW || ci.padInfo.top !== 0 || ci.padInfo.left !== 0 || OH * SH !== H || OW * SW !== W) {
-      return stock(args);
-    }
     const b = nodeBackend(args.backend);
     const consts = [constTensor(b, 'float32', [FH * FW]), constTensor(b, 'int32', [B, OH, 1, OW, 1, C]),
       constTensor(b, 'int32', [B, OH, SH, OW, SW, C]), constTensor(b, 'int32', [B, H, W, C])];
@@ -241,10 +240,9 @@ function biasGradSumOnTensorflow(): void {
   wrapKernel('Sum', 'tensorflow', (stock) => (args) => {
     const { x } = args.inputs as { x: tf.TensorInfo };
     const { axis, keepDims } = args.attrs as unknown as tf.SumAttrs;
-    const r = x.shape.length;
-    if (x.dtype !== 'float32' || r < 2 || keepDims || tf.util.sizeFromShape(x.shape) === 0) return stock(args);
-    const axes = tf.util.parseAxisParam(axis, x.shape).sort((p, q) => p - q);
-    if (axes.length !== r - 1 || axes.some((a, i) => a !== i)) return stock(args);
+    if (x.dtype !== 'float32' || keepDims || tf.util.sizeFromShape(x.shape) === 0 || !reducesLeadingAxes(axis, x.shape)) {
+      return stock(args);
+    }
     const b = nodeBackend(args.backend);
     const attrs = [typeAttr(b, 'T', 'float32'), stringAttr(b, 'data_format', 'NHWC')];
     return b.createOutputTensor(b.binding.executeOp('BiasAddGrad', attrs, b.getInputTensorIds([x]), 1)[0]);

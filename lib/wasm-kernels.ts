@@ -29,6 +29,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
+import { reducesLeadingAxes, windowsTileInput } from './shape-cases';
 
 type Info = tf.TensorInfo;
 type Attrs = tf.NamedAttrMap;
@@ -299,7 +300,7 @@ function avgPoolGrad(): WasmKernelFunc {
     const mult = 1 / (FH * FW);
     const dx = backend.makeOutput(input.shape, 'float32');
     const dys = backend.typedArrayFromHeap(dy), dxs = backend.typedArrayFromHeap(dx);
-    if (FH === SH && FW === SW && PT === 0 && PL === 0 && OH * SH === H && OW * SW === W) {
+    if (windowsTileInput(ci)) {
       tiledAvgPoolGrad(dys as Float32Array, dxs as Float32Array, B * OH, OW, C, FH, FW, mult);
       return dx;
     }
@@ -357,11 +358,9 @@ function sumLeadingAxes(original: WasmKernelFunc | undefined): WasmKernelFunc {
   return (args) => {
     const { inputs: { x }, backend, attrs } = args;
     const r = x.shape.length;
-    const axes = tf.util.parseAxisParam(attrs.axis as number | number[], x.shape).sort((a, b) => a - b);
+    if (x.dtype !== 'float32' || !reducesLeadingAxes(attrs.axis as number | number[], x.shape)) return orig(args);
     const C = x.shape[r - 1], R = tf.util.sizeFromShape(x.shape.slice(0, -1));
-    if (x.dtype !== 'float32' || r < 2 || R < 2 || C === 0 || axes.length !== r - 1 || axes.some((a, i) => a !== i)) {
-      return orig(args);
-    }
+    if (R < 2 || C === 0) return orig(args);
     const pooled = stockKernel('AvgPool')({
       inputs: { x: { dataId: x.dataId, shape: [1, R, 1, C], dtype: 'float32' } }, backend,
       attrs: { filterSize: [R, 1], strides: [1, 1], pad: 'valid' } as unknown as Attrs,
