@@ -7,12 +7,13 @@
  * gets depth-limited `util.inspect` text.
  */
 import { inspect } from 'util';
-import { formatTensor, isTensorLike, tensorMimeBundle } from './tensor-format';
+import { MIMEBUNDLE, type MimeBundle } from '../common/mime';
+import { installTensorInspect } from '../common/tensor-inspect';
+import { isTensorLike, tensorMimeBundle } from '../common/tensor-format';
 
-/** The symbol for the rich-display method. `Symbol.for` so lib code can use it without importing the kernel. */
-export const MIMEBUNDLE = Symbol.for('jupyter.mimebundle');
+export { MIMEBUNDLE, type MimeBundle };
 
-export type MimeBundle = Record<string, unknown>;
+/** One output as the wire carries it (display_data, execute_result): a bundle and its metadata. */
 export interface DisplayContent {
   data: MimeBundle;
   metadata: Record<string, unknown>;
@@ -50,9 +51,7 @@ export function toDisplayContent(value: unknown): DisplayContent | undefined {
 function teachTensorInspect(v: unknown, depth: number): void {
   if (isTensorLike(v)) {
     const proto = Object.getPrototypeOf(v);
-    if (proto && !Object.prototype.hasOwnProperty.call(proto, inspect.custom)) {
-      Object.defineProperty(proto, inspect.custom, { value(this: any) { return formatTensor(this); }, configurable: true });
-    }
+    if (proto) installTensorInspect(proto);
     return;
   }
   if (depth <= 0 || v === null || typeof v !== 'object') return;

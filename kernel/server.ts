@@ -8,19 +8,7 @@ import * as zmq from 'zeromq';
 import { createDisplayApi, DisplayContent, DISPLAY_DECLARATIONS, toDisplayContent } from './display';
 import { CellExecutor } from './executor';
 import { rawTimers } from './interrupt';
-import { makeHeader, Message, parse, PROTOCOL_VERSION, Received, serialize, SignatureError } from './protocol';
-
-export interface ConnectionInfo {
-  transport: string;
-  ip: string;
-  key: string;
-  signature_scheme?: string;
-  shell_port: number;
-  iopub_port: number;
-  stdin_port: number;
-  control_port: number;
-  hb_port: number;
-}
+import { type ConnectionInfo, makeHeader, Message, parse, PROTOCOL_VERSION, Received, serialize, SignatureError } from '../jupyter/protocol';
 
 /** Sends on one socket in order; zeromq.js allows only one pending send per socket. */
 class Sender {

@@ -12,9 +12,9 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { DataIter } from './data';
-import { MIMEBUNDLE, type Displayable } from './display';
-import { getFashionMnistLabels } from './fashion-mnist';
-import { showImages, type ImageGrid } from './images';
+import { MIMEBUNDLE, type Displayable } from './display/output';
+import { getFashionMnistLabels } from './datasets/fashion-mnist';
+import { showImages, type ImageGrid } from './display/images';
 import { checkPositiveInt, checkTensor, describe, fmtShape } from './utils';
 
 /** A from-scratch network: maps a batch `X` to outputs; `training` tells dropout-style nets the mode. */

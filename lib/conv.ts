@@ -8,8 +8,8 @@
  * @module
  */
 import * as tf from '@tensorflow/tfjs';
-import { Animator } from './animator';
-import { numGpus, tryGpu } from './backend';
+import { Animator } from './display/animator';
+import { numGpus, tryGpu } from './engine/backend';
 import { checkDataIter, checkNet, evaluateAccuracyImpl, softmaxCrossEntropy, type Net } from './classify';
 import type { DataIter } from './data';
 import { nextSeed } from './random';

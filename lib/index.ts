@@ -6,14 +6,14 @@
  * Notebooks `await d2l.initBackend()` before their first tensor op: it prints one line naming the backend
  * and why others were skipped.
  */
-export * from './backend';
-import { installTensorInspect } from './inspect';
+export * from './engine/backend';
+import { installTensorInspect } from './display/inspect';
 installTensorInspect();
-export { registerWasmKernels, WASM_KERNELS } from './wasm-kernels';
+export { registerWasmKernels, WASM_KERNELS } from './engine/wasm-kernels';
 export { seed, currentSeed, nextSeed, random, createRng, permutation, DEFAULT_SEED } from './random';
 export * from './check';
 export * from './data';
-export * from './fashion-mnist';
+export * from './datasets/fashion-mnist';
 export { Timer, Accumulator } from './utils';
 export { linreg, squaredLoss, sgd, type Grads } from './linear';
 export { softmax, crossEntropy, softmaxCrossEntropy, accuracy, evaluateAccuracy, evaluateLoss, predictCh3,
@@ -21,9 +21,9 @@ export { softmax, crossEntropy, softmaxCrossEntropy, accuracy, evaluateAccuracy,
 export { trainEpochCh3, trainCh3, type Updater, type ScratchUpdater, type TrainOptions, type EpochMetrics,
   type TrainResult } from './train';
 export { corr2d, evaluateAccuracyGpu, trainCh6, xavierInit } from './conv';
-export { plot, setFigsize, Figure, type PlotOptions } from './plot';
-export { Animator, type AnimatorOptions } from './animator';
-export { showImages } from './images';
-export { setPlotlyInline, type Scale } from './plot';
-export { ImageGrid, type ShowImagesOptions } from './images';
-export { Progress, type ProgressOptions } from './progress';
+export { plot, setFigsize, Figure, type PlotOptions } from './display/plot';
+export { Animator, type AnimatorOptions } from './display/animator';
+export { showImages } from './display/images';
+export { setPlotlyInline, type Scale } from './display/plot';
+export { ImageGrid, type ShowImagesOptions } from './display/images';
+export { Progress, type ProgressOptions } from './display/progress';

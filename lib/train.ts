@@ -17,7 +17,7 @@
  * @module
  */
 import * as tf from '@tensorflow/tfjs';
-import { Animator } from './animator';
+import { Animator } from './display/animator';
 import { checkDataIter, checkNet, correctCount, evaluateAccuracy, forward, type Loss, type Net } from './classify';
 import type { DataIter } from './data';
 import { checkPositiveInt, describe, fmtShape, Timer, Yielder } from './utils';
