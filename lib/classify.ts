@@ -15,7 +15,7 @@ import type { DataIter } from './data';
 import { MIMEBUNDLE, type Displayable } from './display/output';
 import { getFashionMnistLabels } from './datasets/fashion-mnist';
 import { showImages, type ImageGrid } from './display/images';
-import { checkPositiveInt, checkTensor, describe, fmtShape } from './utils';
+import { checkPositiveInt, checkTensor, describe, fmtShape } from './args';
 
 /** A from-scratch network: maps a batch `X` to outputs; `training` tells dropout-style nets the mode. */
 export type NetFn = (X: tf.Tensor, training?: boolean) => tf.Tensor;

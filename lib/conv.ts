@@ -16,7 +16,8 @@ import { nextSeed } from './random';
 import {
   checkTrainOptions, finishAnimator, formatMetrics, resolveAnimator, runEpoch, type EpochMetrics, type TrainOptions, type TrainResult,
 } from './train';
-import { checkPositiveInt, checkPositiveNumber, checkTensor, describe, fmtShape, Timer, Yielder } from './utils';
+import { checkPositiveInt, checkPositiveNumber, checkTensor, describe, fmtShape } from './args';
+import { Timer, Yielder } from './utils';
 
 /**
  * Lecture 19 (`corr2d`): 2-D cross-correlation ("valid" mode), the book's naive double loop over output

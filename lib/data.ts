@@ -9,6 +9,7 @@
  * @module
  */
 import * as tf from '@tensorflow/tfjs';
+import { argError, checkPositiveInt, describe } from './args';
 import { nextSeed, permutation } from './random';
 
 /** Lecture 08: one minibatch `[X, y]`, both owned (and disposed) by the consumer. */
@@ -176,21 +177,4 @@ function toField(fn: string, d: ArrayData, name: string): Field {
       return tf.tensor(out, [b, ...rowShape], dtype);
     },
   };
-}
-
-function checkPositiveInt(fn: string, name: string, v: unknown): void {
-  if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0) {
-    throw new Error(`${fn}: expected ${name} to be a positive integer, got ${describe(v)}`);
-  }
-}
-
-/** A short description of a bad argument, for error messages. */
-function describe(v: unknown): string {
-  if (v === null) return 'null';
-  if (Array.isArray(v)) return `an array of length ${v.length}`;
-  if (v instanceof tf.Tensor) return `a ${v.dtype} tensor of shape [${v.shape.join(', ')}]`;
-  if (ArrayBuffer.isView(v)) return `a ${v.constructor.name}`;
-  if (typeof v === 'object') return `an object (${(v as object).constructor?.name ?? 'Object'})`;
-  if (typeof v === 'string') return JSON.stringify(v);
-  return `${typeof v} ${String(v)}`;
 }

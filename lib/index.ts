@@ -26,4 +26,3 @@ export { Animator, type AnimatorOptions } from './display/animator';
 export { showImages } from './display/images';
 export { setPlotlyInline, type Scale } from './display/plot';
 export { ImageGrid, type ShowImagesOptions } from './display/images';
-export { Progress, type ProgressOptions } from './display/progress';

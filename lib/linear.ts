@@ -15,7 +15,7 @@
  * @module
  */
 import * as tf from '@tensorflow/tfjs';
-import { checkPositiveInt, checkPositiveNumber, checkTensor, describe, fmtShape } from './utils';
+import { checkPositiveInt, checkPositiveNumber, checkTensor, describe, fmtShape } from './args';
 
 /**
  * Gradients for {@link sgd}: the `grads` map of `tf.variableGrads` (keyed by variable name) or an array

@@ -20,7 +20,8 @@ import * as tf from '@tensorflow/tfjs';
 import { Animator } from './display/animator';
 import { checkDataIter, checkNet, correctCount, evaluateAccuracy, forward, type Loss, type Net } from './classify';
 import type { DataIter } from './data';
-import { checkPositiveInt, describe, fmtShape, Timer, Yielder } from './utils';
+import { checkPositiveInt, describe, fmtShape } from './args';
+import { Timer, Yielder } from './utils';
 
 /**
  * The scratch updater: gets the batch size and the gradients of the summed loss (keyed by variable name,

@@ -5,6 +5,7 @@
  * @module
  */
 import * as tf from '@tensorflow/tfjs';
+import { checkPositiveInt, describe } from './args';
 
 /**
  * Lecture 08 (`linear-regression.md`, `Timer`): records wall-clock intervals in seconds. Starts on
@@ -100,50 +101,6 @@ export class Accumulator {
 
 // ----------------------------------------------------------------------------------------------------
 // Internal helpers (not re-exported by lib/index.ts).
-
-/** `[2, 3]` → `'[2, 3]'`, for error messages. */
-export function fmtShape(shape: readonly number[]): string {
-  return `[${shape.join(', ')}]`;
-}
-
-/** A short description of a bad argument, for error messages. */
-export function describe(v: unknown): string {
-  if (v === null) return 'null';
-  if (v === undefined) return 'undefined';
-  if (Array.isArray(v)) return `an array of length ${v.length}`;
-  if (v instanceof tf.Tensor) return `a ${v.dtype} tensor of shape ${fmtShape(v.shape)}`;
-  if (typeof v === 'function') return 'a function';
-  if (typeof v === 'object') return `an object (${(v as object).constructor?.name ?? 'Object'})`;
-  if (typeof v === 'string') return JSON.stringify(v);
-  return `${typeof v} ${String(v)}`;
-}
-
-/** Throws unless `v` is a live tensor; `rank` (a number or a list) restricts its rank. */
-export function checkTensor(fn: string, name: string, v: unknown, rank?: number | number[], expected?: string): asserts v is tf.Tensor {
-  if (!(v instanceof tf.Tensor)) {
-    throw new Error(`${fn}: expected ${name} to be a tf.Tensor${expected ? ` of shape ${expected}` : ''}, got ${describe(v)}`);
-  }
-  if (v.isDisposed) throw new Error(`${fn}: ${name} is a disposed tensor`);
-  if (rank !== undefined) {
-    const ranks = Array.isArray(rank) ? rank : [rank];
-    if (!ranks.includes(v.rank)) {
-      const what = expected ?? ranks.map((r) => `${r}-D`).join(' or ');
-      throw new Error(`${fn}: expected ${name} of shape ${what}, got shape ${fmtShape(v.shape)}`);
-    }
-  }
-}
-
-export function checkPositiveInt(fn: string, name: string, v: unknown): asserts v is number {
-  if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0) {
-    throw new Error(`${fn}: expected ${name} to be a positive integer, got ${describe(v)}`);
-  }
-}
-
-export function checkPositiveNumber(fn: string, name: string, v: unknown): asserts v is number {
-  if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) {
-    throw new Error(`${fn}: expected ${name} to be a positive finite number, got ${describe(v)}`);
-  }
-}
 
 /**
  * Lets the event loop run (Jupyter output, interrupts) from inside a training loop: `tf.nextFrame()`'s

@@ -15,8 +15,10 @@
  * Sizes follow d2l: `figsize` in inches (default 3.5 x 2.5, {@link setFigsize}), 120 px per inch.
  * @module
  */
-import * as fs from 'fs';
+import { plotlyScriptTag } from '../../common/plotly';
 import { DisplayContent, MIMEBUNDLE } from './output';
+
+export { plotlyScriptTag };
 
 /** Axis scale (matplotlib's `xscale`/`yscale`). */
 export type Scale = 'linear' | 'log';
@@ -77,7 +79,6 @@ export type PlotlyInline = 'once' | 'each' | 'never';
 let inlineMode: PlotlyInline = 'once';
 /** The figure (or animator) whose latest output carries plotly.js, in 'once' mode. */
 let inlineOwner: object | null = null;
-let plotlyTag: string | undefined;
 
 /**
  * How figures' text/html gets plotly.js (4.8 MB, from node_modules/plotly.js-dist-min; never a CDN).
@@ -117,22 +118,6 @@ export function claimPlotlyInline(owner: object): boolean {
 /** Forgets which output carries plotly.js (tests; a fresh kernel process starts this way). */
 export function resetPlotlyInline(): void {
   inlineOwner = null;
-}
-
-/**
- * `<script>` with plotly.js, read once from node_modules. The bundle has no AMD branch (it sets window.Plotly
- * even on require.js pages such as nbconvert's); `<` in `</script`, `<!--`, `<script` is written `\x3C`, which
- * means the same inside the JS strings and regexes where these occur and cannot end the HTML script element.
- */
-export function plotlyScriptTag(): string {
-  if (plotlyTag === undefined) {
-    const file = require.resolve('plotly.js-dist-min/plotly.min.js');
-    const version = (require('plotly.js-dist-min/package.json') as { version: string }).version;
-    const js = fs.readFileSync(file, 'utf8').replace(/<(\/script|!--|script)/gi, '\\x3C$1');
-    plotlyTag = `<script>/* plotly.js ${version}, inlined once per kernel process by d2l-ts (lib/plot.ts) */\n` +
-      `if (!window.Plotly) {\n${js}\n}</script>`;
-  }
-  return plotlyTag;
 }
 
 // ---- figures -------------------------------------------------------------------------------------------------
