@@ -203,7 +203,7 @@ function runChild(o, backend, model) {
 
 /** Writes the train split, as the lib loads it, for the PyTorch anchor. */
 async function dumpData() {
-  const { loadFashionMnistArrays } = require(path.join(DIST, 'fashion-mnist.js'));
+  const { loadFashionMnistArrays } = require(DIST);
   const a = await loadFashionMnistArrays({ verbose: false });
   fs.mkdirSync(DATA_DIR, { recursive: true });
   const write = (file, data) => {

@@ -18,9 +18,11 @@
  * @module
  */
 import type { Tensor } from '@tensorflow/tfjs';
+import { CHECK_MIME } from '../common/mime';
+import { ArgumentError } from './args';
 
 /** The mime type of check markers. */
-export const CHECK_MIME = 'application/vnd.d2l.check+json';
+export { CHECK_MIME };
 
 /** The JSON payload of a check marker. */
 export interface CheckMarker {
@@ -49,10 +51,10 @@ function toNumber(name: string, value: number | Tensor): number {
   if (typeof value === 'number') return value;
   const t = value as any;
   if (t && typeof t.dataSync === 'function' && typeof t.size === 'number') {
-    if (t.size !== 1) throw new RangeError(`check('${name}'): expected a number or a one-element tensor, got a tensor of shape [${t.shape}]`);
+    if (t.size !== 1) throw new ArgumentError(`check('${name}'): expected a number or a one-element tensor, got a tensor of shape [${t.shape}]`);
     return Number(t.dataSync()[0]);
   }
-  throw new TypeError(`check('${name}'): expected a number or a one-element tensor, got ${typeof value}`);
+  throw new ArgumentError(`check('${name}'): expected a number or a one-element tensor, got ${typeof value}`);
 }
 
 /** The mime bundle of a check marker (what {@link check} displays). */
@@ -70,7 +72,7 @@ export function checkBundle(name: string, value: number, opts: CheckOptions = {}
  * @example d2l.check('A_sum', A.sum())   // still shows tensor(190.) when it ends the cell
  */
 export function check<T extends number | Tensor>(name: string, value: T, opts: CheckOptions = {}): T {
-  if (typeof name !== 'string' || !NAME.test(name)) throw new TypeError(`check: invalid name ${JSON.stringify(name)} (letters, digits, _ . -)`);
+  if (typeof name !== 'string' || !NAME.test(name)) throw new ArgumentError(`check: invalid name ${JSON.stringify(name)} (letters, digits, _ . -)`);
   const bundle = checkBundle(name, toNumber(name, value), opts);
   const display = (globalThis as any).display;
   if (typeof display === 'function') display({ [Symbol.for('jupyter.mimebundle')]: () => bundle });

@@ -15,7 +15,7 @@ import type { DataIter } from './data';
 import { MIMEBUNDLE, type Displayable } from './display/output';
 import { getFashionMnistLabels } from './datasets/fashion-mnist';
 import { showImages, type ImageGrid } from './display/images';
-import { checkPositiveInt, checkTensor, describe, fmtShape } from './args';
+import { checkPositiveInt, checkTensor, describe, fmtShape, ArgumentError } from './args';
 
 /** A from-scratch network: maps a batch `X` to outputs; `training` tells dropout-style nets the mode. */
 export type NetFn = (X: tf.Tensor, training?: boolean) => tf.Tensor;
@@ -37,16 +37,16 @@ export function forward(net: Net, X: tf.Tensor, training: boolean): tf.Tensor {
   } else if (net instanceof tf.layers.Layer) {
     out = net.apply(X, { training });
   } else {
-    throw new Error(`expected net to be a function (X) => tensor or a tfjs LayersModel/Layer, got ${describe(net)}`);
+    throw new ArgumentError(`expected net to be a function (X) => tensor or a tfjs LayersModel/Layer, got ${describe(net)}`);
   }
-  if (!(out instanceof tf.Tensor)) throw new Error(`expected net(X) to return one tf.Tensor, got ${describe(out)}`);
+  if (!(out instanceof tf.Tensor)) throw new ArgumentError(`expected net(X) to return one tf.Tensor, got ${describe(out)}`);
   return out;
 }
 
 /** Throws unless `net` is a {@link Net}. */
 export function checkNet(fn: string, net: unknown): asserts net is Net {
   if (typeof net !== 'function' && !(net instanceof tf.layers.Layer)) {
-    throw new Error(`${fn}: expected net to be a function (X) => tensor or a tfjs LayersModel/Layer, got ${describe(net)}`);
+    throw new ArgumentError(`${fn}: expected net to be a function (X) => tensor or a tfjs LayersModel/Layer, got ${describe(net)}`);
   }
 }
 
@@ -54,7 +54,7 @@ export function checkNet(fn: string, net: unknown): asserts net is Net {
 export function checkDataIter(fn: string, name: string, it: unknown): asserts it is DataIter {
   const d = it as DataIter | null | undefined;
   if (d === null || typeof d !== 'object' || typeof (d as any)[Symbol.iterator] !== 'function' || typeof d.numBatches !== 'number') {
-    throw new Error(`${fn}: expected ${name} to be a DataIter (e.g. from d2l.loadArray or d2l.loadDataFashionMnist), got ${describe(it)}`);
+    throw new ArgumentError(`${fn}: expected ${name} to be a DataIter (e.g. from d2l.loadArray or d2l.loadDataFashionMnist), got ${describe(it)}`);
   }
 }
 
@@ -78,7 +78,7 @@ function checkClassBatch(fn: string, yHat: unknown, y: unknown, what: string): [
   checkTensor(fn, what, yHat, 2, '[n, q]');
   const [n, q] = yHat.shape;
   checkTensor(fn, 'y', y, 1, `[${n}]`);
-  if (y.shape[0] !== n) throw new Error(`${fn}: expected y of shape [${n}] (one label per row of ${what} ${fmtShape(yHat.shape)}), got ${fmtShape(y.shape)}`);
+  if (y.shape[0] !== n) throw new ArgumentError(`${fn}: expected y of shape [${n}] (one label per row of ${what} ${fmtShape(yHat.shape)}), got ${fmtShape(y.shape)}`);
   return [n, q];
 }
 
@@ -139,7 +139,7 @@ export function correctCount(yHat: tf.Tensor, y: tf.Tensor): tf.Scalar {
   if (shape.length === 2 && shape[1] > 1) {
     const n = shape[0];
     if (y.size !== n || y.rank > 2) {
-      throw new Error(`${fn}: expected y of shape [${n}] (one label per row of yHat ${fmtShape(yHat.shape)}), got ${fmtShape(y.shape)}`);
+      throw new ArgumentError(`${fn}: expected y of shape [${n}] (one label per row of yHat ${fmtShape(yHat.shape)}), got ${fmtShape(y.shape)}`);
     }
     return tf.tidy(() => {
       const pred = tf.argMax(yHat, 1);
@@ -149,7 +149,7 @@ export function correctCount(yHat: tf.Tensor, y: tf.Tensor): tf.Scalar {
   }
   // d2l compares y_hat (cast to y's dtype) with y elementwise when y_hat is not [n, q > 1] (lecture 11).
   if (y.size !== yHat.size) {
-    throw new Error(`${fn}: expected y with as many elements as yHat ${fmtShape(yHat.shape)} (or yHat of shape [n, q > 1]), got ${fmtShape(y.shape)}`);
+    throw new ArgumentError(`${fn}: expected y with as many elements as yHat ${fmtShape(yHat.shape)} (or yHat of shape [n, q > 1]), got ${fmtShape(y.shape)}`);
   }
   return tf.tidy(() => {
     const eq = tf.equal(tf.cast(tf.reshape(yHat, [-1]), y.dtype), tf.reshape(y, [-1]));
@@ -182,35 +182,15 @@ export function evaluateAccuracy(net: Net, dataIter: DataIter): number {
 export function evaluateAccuracyImpl(fn: string, net: Net, dataIter: DataIter): number {
   checkNet(fn, net);
   checkDataIter(fn, 'dataIter', dataIter);
-  let correct: tf.Tensor = tf.scalar(0);
-  let n = 0;
-  try {
-    for (const batch of dataIter) {
-      const [X, y] = batch;
-      try {
-        const next = tf.tidy(() => tf.add(correct, correctCount(forward(net, X, false), y)));
-        correct.dispose();
-        correct = next;
-        n += y.shape[0];
-      } finally {
-        tf.dispose(batch);
-      }
-    }
-    return n === 0 ? 0 : correct.dataSync()[0] / n;
-  } finally {
-    correct.dispose();
-  }
+  return meanOverData(dataIter, (X, y) => [correctCount(forward(net, X, false), y), y.shape[0]]);
 }
 
 /**
- * Lecture 11 (`evaluate_loss`): the mean of an unreduced `loss` over a data set, in evaluation mode.
- * As in d2l, `y` is reshaped to the output's shape first when they hold the same number of elements.
+ * Σ term / Σ count over a data set, for the evaluators: `term(X, y)` gives a batch's scalar sum and how many
+ * values it covers. The running sum stays on the device and is read once at the end (one `dataSync` per
+ * pass, which matters on GPU backends); each batch's tensors are freed as it goes.
  */
-export function evaluateLoss(net: Net, dataIter: DataIter, loss: Loss): number {
-  const fn = 'evaluateLoss';
-  checkNet(fn, net);
-  checkDataIter(fn, 'dataIter', dataIter);
-  if (typeof loss !== 'function') throw new Error(`${fn}: expected loss to be a function (yHat, y) => tensor, got ${describe(loss)}`);
+function meanOverData(dataIter: DataIter, term: (X: tf.Tensor, y: tf.Tensor) => [tf.Tensor, number]): number {
   let sum: tf.Tensor = tf.scalar(0);
   let count = 0;
   try {
@@ -219,10 +199,9 @@ export function evaluateLoss(net: Net, dataIter: DataIter, loss: Loss): number {
       try {
         let size = 0;
         const next = tf.tidy(() => {
-          const out = forward(net, X, false);
-          const l = loss(out, y.size === out.size ? tf.reshape(y, out.shape) : y);
-          size = l.size;
-          return tf.add(sum, tf.sum(l));
+          const [t, n] = term(X, y);
+          size = n;
+          return tf.add(sum, t);
         });
         sum.dispose();
         sum = next;
@@ -235,6 +214,22 @@ export function evaluateLoss(net: Net, dataIter: DataIter, loss: Loss): number {
   } finally {
     sum.dispose();
   }
+}
+
+/**
+ * Lecture 11 (`evaluate_loss`): the mean of an unreduced `loss` over a data set, in evaluation mode.
+ * As in d2l, `y` is reshaped to the output's shape first when they hold the same number of elements.
+ */
+export function evaluateLoss(net: Net, dataIter: DataIter, loss: Loss): number {
+  const fn = 'evaluateLoss';
+  checkNet(fn, net);
+  checkDataIter(fn, 'dataIter', dataIter);
+  if (typeof loss !== 'function') throw new ArgumentError(`${fn}: expected loss to be a function (yHat, y) => tensor, got ${describe(loss)}`);
+  return meanOverData(dataIter, (X, y) => {
+    const out = forward(net, X, false);
+    const l = loss(out, y.size === out.size ? tf.reshape(y, out.shape) : y);
+    return [tf.sum(l), l.size];
+  });
 }
 
 /**
@@ -268,7 +263,7 @@ export function predictCh3(net: Net, testIter: DataIter, n = 6): Prediction {
   const it = testIter[Symbol.iterator]();
   const first = it.next();
   it.return?.();
-  if (first.done) throw new Error(`${fn}: testIter yielded no batch`);
+  if (first.done) throw new ArgumentError(`${fn}: testIter yielded no batch`);
   const batch = first.value;
   const [X, y] = batch;
   let images: tf.Tensor | undefined;
@@ -277,7 +272,7 @@ export function predictCh3(net: Net, testIter: DataIter, n = 6): Prediction {
   try {
     checkTensor(fn, 'X (first test batch)', X);
     checkTensor(fn, 'y (first test batch)', y);
-    if (n > X.shape[0]) throw new Error(`${fn}: n = ${n} is larger than the first batch (${X.shape[0]} examples)`);
+    if (n > X.shape[0]) throw new ArgumentError(`${fn}: n = ${n} is larger than the first batch (${X.shape[0]} examples)`);
     [images, trueIds, predIds] = tf.tidy(() => {
       const Xn = tf.slice(X, 0, n);
       const yHat = forward(net, Xn, false);

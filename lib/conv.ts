@@ -9,15 +9,14 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { Animator } from './display/animator';
-import { numGpus, tryGpu } from './engine/backend';
+import { numGpus, tryGpu } from './devices';
 import { checkDataIter, checkNet, evaluateAccuracyImpl, softmaxCrossEntropy, type Net } from './classify';
 import type { DataIter } from './data';
 import { nextSeed } from './random';
 import {
-  checkTrainOptions, finishAnimator, formatMetrics, resolveAnimator, runEpoch, type EpochMetrics, type TrainOptions, type TrainResult,
+  checkTrainOptions, finishAnimator, formatMetrics, resolveAnimator, runEpoch, runEpochs, type TrainOptions, type TrainResult,
 } from './train';
-import { checkPositiveInt, checkPositiveNumber, checkTensor, describe, fmtShape } from './args';
-import { Timer, Yielder } from './utils';
+import { checkPositiveInt, checkPositiveNumber, checkTensor, describe, fmtShape, ArgumentError } from './args';
 
 /**
  * Lecture 19 (`corr2d`): 2-D cross-correlation ("valid" mode), the book's naive double loop over output
@@ -35,7 +34,7 @@ export function corr2d(X: tf.Tensor, K: tf.Tensor): tf.Tensor2D {
   const [H, W] = X.shape;
   const [h, w] = K.shape;
   if (h > H || w > W || h === 0 || w === 0) {
-    throw new Error(`${fn}: expected a kernel K of shape [h, w] with 1 ≤ h ≤ ${H}, 1 ≤ w ≤ ${W} (X is ${fmtShape(X.shape)}), got ${fmtShape(K.shape)}`);
+    throw new ArgumentError(`${fn}: expected a kernel K of shape [h, w] with 1 ≤ h ≤ ${H}, 1 ≤ w ≤ ${W} (X is ${fmtShape(X.shape)}), got ${fmtShape(K.shape)}`);
   }
   const outH = H - h + 1;
   const outW = W - w + 1;
@@ -51,13 +50,13 @@ export function corr2d(X: tf.Tensor, K: tf.Tensor): tf.Tensor2D {
 /** Throws unless `device` is a device string this process has (see the module docs). */
 function checkDevice(fn: string, device: unknown): asserts device is string {
   if (typeof device !== 'string' || device.trim() === '') {
-    throw new Error(`${fn}: expected device to be a device string such as d2l.tryGpu() ('/CPU:0' or '/GPU:0'), got ${describe(device)}`);
+    throw new ArgumentError(`${fn}: expected device to be a device string such as d2l.tryGpu() ('/CPU:0' or '/GPU:0'), got ${describe(device)}`);
   }
   const gpu = /gpu:(\d+)$|cuda:(\d+)$/i.exec(device);
   if (gpu) {
     const i = Number(gpu[1] ?? gpu[2]);
     if (i >= numGpus()) {
-      throw new Error(`${fn}: device ${device} is not available (numGpus() = ${numGpus()}); use d2l.tryGpu(), which falls back to '/CPU:0'`);
+      throw new ArgumentError(`${fn}: device ${device} is not available (numGpus() = ${numGpus()}); use d2l.tryGpu(), which falls back to '/CPU:0'`);
     }
   }
 }
@@ -128,12 +127,8 @@ export async function trainCh6(net: Net, trainIter: DataIter, testIter: DataIter
   console.log(`training on ${device}`);
   const optimizer = tf.train.sgd(lr);
   const numBatches = trainIter.numBatches;
-  const timer = new Timer();
-  const yielder = new Yielder();
-  let examples = 0;
-  let metrics: EpochMetrics = { trainLoss: NaN, trainAcc: NaN, testAcc: NaN };
   try {
-    for (let epoch = 0; epoch < numEpochs; epoch++) {
+    const result = await runEpochs(numEpochs, opts, async (epoch, { timer, yielder }) => {
       timer.start();
       const r = await runEpoch(fn, net, trainIter, softmaxCrossEntropy, optimizer, {
         timer,
@@ -145,20 +140,15 @@ export async function trainCh6(net: Net, trainIter: DataIter, testIter: DataIter
         } : undefined,
       });
       timer.stop();
-      examples += r.n;
       const testAcc = evaluateAccuracyImpl(fn, net, testIter);
       animator?.add(epoch + 1, [undefined, undefined, testAcc]);
-      metrics = { trainLoss: r.loss, trainAcc: r.acc, testAcc };
-      opts.onEpoch?.(epoch + 1, metrics);
-      await yielder.maybeYield(true);
-    }
+      return { n: r.n, metrics: { trainLoss: r.loss, trainAcc: r.acc, testAcc } };
+    });
+    console.log(formatMetrics(result));
+    console.log(`${result.examplesPerSec.toFixed(1)} examples/sec on ${device}`);
+    return result;
   } finally {
     optimizer.dispose();
     finishAnimator(animator);
   }
-  const sum = timer.sum();
-  const examplesPerSec = sum > 0 ? examples / sum : 0;
-  console.log(formatMetrics(metrics));
-  console.log(`${examplesPerSec.toFixed(1)} examples/sec on ${device}`);
-  return { ...metrics, examplesPerSec };
 }

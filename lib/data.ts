@@ -9,7 +9,7 @@
  * @module
  */
 import * as tf from '@tensorflow/tfjs';
-import { argError, checkPositiveInt, describe } from './args';
+import { checkPositiveInt, describe, ArgumentError } from './args';
 import { nextSeed, permutation } from './random';
 
 /** Lecture 08: one minibatch `[X, y]`, both owned (and disposed) by the consumer. */
@@ -43,15 +43,15 @@ export function syntheticData(w: tf.Tensor | number[], b: number, numExamples: n
   const fn = 'syntheticData';
   if (w instanceof tf.Tensor) {
     if (w.rank !== 1 || w.size === 0) {
-      throw new Error(`${fn}: expected w to be a non-empty 1-D tensor, got shape [${w.shape.join(', ')}]`);
+      throw new ArgumentError(`${fn}: expected w to be a non-empty 1-D tensor, got shape [${w.shape.join(', ')}]`);
     }
     if (w.dtype !== 'float32' && w.dtype !== 'int32') {
-      throw new Error(`${fn}: expected w of dtype float32 or int32, got ${w.dtype}`);
+      throw new ArgumentError(`${fn}: expected w of dtype float32 or int32, got ${w.dtype}`);
     }
   } else if (!Array.isArray(w) || w.length === 0 || !w.every((v) => typeof v === 'number' && Number.isFinite(v))) {
-    throw new Error(`${fn}: expected w to be a non-empty array of finite numbers or a 1-D tensor, got ${describe(w)}`);
+    throw new ArgumentError(`${fn}: expected w to be a non-empty array of finite numbers or a 1-D tensor, got ${describe(w)}`);
   }
-  if (typeof b !== 'number' || !Number.isFinite(b)) throw new Error(`${fn}: expected b to be a finite number, got ${describe(b)}`);
+  if (typeof b !== 'number' || !Number.isFinite(b)) throw new ArgumentError(`${fn}: expected b to be a finite number, got ${describe(b)}`);
   checkPositiveInt(fn, 'numExamples', numExamples);
   const k = w instanceof tf.Tensor ? w.size : w.length;
   return tf.tidy(() => {
@@ -79,17 +79,17 @@ export function loadArray(data: [ArrayData, ArrayData], batchSize: number, isTra
   const fn = 'loadArray';
   const given: unknown = data;
   if (!Array.isArray(given) || given.length !== 2) {
-    throw new Error(`${fn}: expected data = [features, labels] (2 arrays), got ${
+    throw new ArgumentError(`${fn}: expected data = [features, labels] (2 arrays), got ${
       Array.isArray(given) ? `${given.length} array${given.length === 1 ? '' : 's'}` : describe(given)}`);
   }
   checkPositiveInt(fn, 'batchSize', batchSize);
-  if (typeof isTrain !== 'boolean') throw new Error(`${fn}: expected isTrain to be a boolean, got ${describe(isTrain)}`);
+  if (typeof isTrain !== 'boolean') throw new ArgumentError(`${fn}: expected isTrain to be a boolean, got ${describe(isTrain)}`);
   const fields = data.map((d, i) => toField(fn, d, i === 0 ? 'features' : 'labels'));
   const n = fields[0].n;
   if (fields[1].n !== n) {
-    throw new Error(`${fn}: features and labels must have the same number of examples, got ${n} and ${fields[1].n}`);
+    throw new ArgumentError(`${fn}: features and labels must have the same number of examples, got ${n} and ${fields[1].n}`);
   }
-  if (n === 0) throw new Error(`${fn}: expected at least one example, got empty data`);
+  if (n === 0) throw new ArgumentError(`${fn}: expected at least one example, got empty data`);
   return createDataIter(n, batchSize, isTrain, (idx, start, end) =>
     [fields[0].batch(idx, start, end), fields[1].batch(idx, start, end)]);
 }
@@ -137,10 +137,10 @@ function toField(fn: string, d: ArrayData, name: string): Field {
   let rowShape: number[];
   let dtype: 'float32' | 'int32' | 'bool';
   if (d instanceof tf.Tensor) {
-    if (d.isDisposed) throw new Error(`${fn}: ${name} tensor is disposed`);
-    if (d.rank === 0) throw new Error(`${fn}: expected ${name} to have a first axis of examples, got a scalar`);
+    if (d.isDisposed) throw new ArgumentError(`${fn}: ${name} tensor is disposed`);
+    if (d.rank === 0) throw new ArgumentError(`${fn}: expected ${name} to have a first axis of examples, got a scalar`);
     if (d.dtype !== 'float32' && d.dtype !== 'int32' && d.dtype !== 'bool') {
-      throw new Error(`${fn}: expected ${name} of dtype float32, int32 or bool, got ${d.dtype}`);
+      throw new ArgumentError(`${fn}: expected ${name} of dtype float32, int32 or bool, got ${d.dtype}`);
     }
     dtype = d.dtype;
     values = d.dataSync() as Values; // the one and only read of the whole tensor
@@ -150,11 +150,11 @@ function toField(fn: string, d: ArrayData, name: string): Field {
     values = d instanceof Uint8Array ? Int32Array.from(d) : d.slice(); // a copy, like dataSync: later edits unseen
     rowShape = [];
   } else {
-    throw new Error(`${fn}: expected ${name} to be a tf.Tensor, Float32Array, Int32Array or Uint8Array, got ${describe(d)}`);
+    throw new ArgumentError(`${fn}: expected ${name} to be a tf.Tensor, Float32Array, Int32Array or Uint8Array, got ${describe(d)}`);
   }
   const rowSize = rowShape.reduce((a, b) => a * b, 1);
   const n = d instanceof tf.Tensor ? d.shape[0] : values.length;
-  if (rowSize === 0 && n > 0) throw new Error(`${fn}: ${name} has empty rows (shape [${[n, ...rowShape].join(', ')}])`);
+  if (rowSize === 0 && n > 0) throw new ArgumentError(`${fn}: ${name} has empty rows (shape [${[n, ...rowShape].join(', ')}])`);
   const Ctor = values.constructor as new (len: number) => Values;
   return {
     n,

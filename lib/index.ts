@@ -1,28 +1,52 @@
 /**
  * d2l-ts: the helper library of the lecture notebooks (`import * as d2l from 'd2l-ts'`), the TypeScript
- * counterpart of d2l's `d2l/torch.py`. Helpers are added lecture by lecture; each says where it comes from.
+ * counterpart of d2l's `d2l/torch.py`. Helpers are listed below in the order the lectures introduce them;
+ * each helper's doc comment names its lecture.
  *
- * Importing it starts backend selection (tensorflow-gpu → tensorflow → wasm → cpu, or `D2L_BACKEND`).
- * Notebooks `await d2l.initBackend()` before their first tensor op: it prints one line naming the backend
- * and why others were skipped.
+ * Importing this module computes nothing and picks no backend: notebooks `await d2l.initBackend()` before
+ * their first tensor op, which chooses the backend (tensorflow-gpu → tensorflow → wasm → cpu, or
+ * `D2L_BACKEND`) and prints one line naming it and why others were skipped. Importing does teach tfjs tensors
+ * to print like PyTorch (`console.log(X)`).
+ *
+ * Only what a learner calls is exported here; the machinery that makes training fast lives in ./engine and is
+ * never needed to follow a lecture.
  */
-export * from './engine/backend';
 import { installTensorInspect } from './display/inspect';
+
 installTensorInspect();
-export { registerWasmKernels, WASM_KERNELS } from './engine/wasm-kernels';
-export { seed, currentSeed, nextSeed, random, createRng, permutation, DEFAULT_SEED } from './random';
-export * from './check';
-export * from './data';
-export * from './datasets/fashion-mnist';
+
+// Setup (every lecture): the backend, seeding, checked numbers.
+export { initBackend, backendInfo, type BackendInfo } from './engine/backend';
+export { seed, currentSeed, nextSeed, random, permutation, DEFAULT_SEED } from './random';
+export { check, numEpochs, runSchedule, type CheckOptions } from './check';
+export { ArgumentError } from './args';
+
+// Lecture 08: linear regression from scratch and concise.
 export { Timer, Accumulator } from './utils';
+export { syntheticData, loadArray, type Batch, type DataIter, type ArrayData } from './data';
 export { linreg, squaredLoss, sgd, type Grads } from './linear';
-export { softmax, crossEntropy, softmaxCrossEntropy, accuracy, evaluateAccuracy, evaluateLoss, predictCh3,
-  type Net, type NetFn, type Loss, type Prediction } from './classify';
-export { trainEpochCh3, trainCh3, type Updater, type ScratchUpdater, type TrainOptions, type EpochMetrics,
-  type TrainResult } from './train';
-export { corr2d, evaluateAccuracyGpu, trainCh6, xavierInit } from './conv';
-export { plot, setFigsize, Figure, type PlotOptions } from './display/plot';
+
+// Lecture 09: softmax regression, the Fashion-MNIST data set, the first trainer.
+export {
+  getFashionMnistLabels, loadDataFashionMnist, loadFashionMnistArrays, FASHION_MNIST_LABELS,
+  type FashionMnistOptions, type LoadDataFashionMnistOptions, type FashionMnistArrays,
+} from './datasets/fashion-mnist';
+export {
+  softmax, crossEntropy, softmaxCrossEntropy, accuracy, evaluateAccuracy, evaluateLoss, predictCh3,
+  type Net, type NetFn, type Loss, type Prediction,
+} from './classify';
+export {
+  trainEpochCh3, trainCh3,
+  type Updater, type ScratchUpdater, type TrainOptions, type EpochMetrics, type TrainResult,
+} from './train';
+
+// Plots, live training curves and image grids (lecture 09 on).
+export { plot, setFigsize, setPlotlyInline, Figure, type PlotOptions, type Scale } from './display/plot';
 export { Animator, type AnimatorOptions } from './display/animator';
-export { showImages } from './display/images';
-export { setPlotlyInline, type Scale } from './display/plot';
-export { ImageGrid, type ShowImagesOptions } from './display/images';
+export { showImages, ImageGrid, type ShowImagesOptions } from './display/images';
+
+// Lecture 17 (use-gpu): devices.
+export { numGpus, tryGpu, tryAllGpus } from './devices';
+
+// Lectures 19–23: convolutions and LeNet.
+export { corr2d, evaluateAccuracyGpu, xavierInit, trainCh6 } from './conv';

@@ -15,7 +15,7 @@
  * @module
  */
 import * as tf from '@tensorflow/tfjs';
-import { checkPositiveInt, checkPositiveNumber, checkTensor, describe, fmtShape } from './args';
+import { checkPositiveInt, checkPositiveNumber, checkTensor, describe, fmtShape, ArgumentError } from './args';
 
 /**
  * Gradients for {@link sgd}: the `grads` map of `tf.variableGrads` (keyed by variable name) or an array
@@ -35,14 +35,14 @@ export function linreg(X: tf.Tensor, w: tf.Tensor, b: tf.Tensor | number): tf.Te
   checkTensor(fn, 'X', X, 2, '[n, k]');
   const k = X.shape[1];
   checkTensor(fn, 'w', w, 2, `[${k}, m]`);
-  if (w.shape[0] !== k) throw new Error(`${fn}: expected w of shape [${k}, m] (X is ${fmtShape(X.shape)}), got ${fmtShape(w.shape)}`);
+  if (w.shape[0] !== k) throw new ArgumentError(`${fn}: expected w of shape [${k}, m] (X is ${fmtShape(X.shape)}), got ${fmtShape(w.shape)}`);
   const m = w.shape[1];
   if (typeof b !== 'number') {
     checkTensor(fn, 'b', b);
     const ok = b.size === 1 ? b.rank <= 2 : (b.rank === 1 && b.shape[0] === m) || (b.rank === 2 && b.shape[0] === 1 && b.shape[1] === m);
-    if (!ok) throw new Error(`${fn}: expected b of shape [], [1], [${m}] or [1, ${m}] (w is ${fmtShape(w.shape)}), got ${fmtShape(b.shape)}`);
+    if (!ok) throw new ArgumentError(`${fn}: expected b of shape [], [1], [${m}] or [1, ${m}] (w is ${fmtShape(w.shape)}), got ${fmtShape(b.shape)}`);
   } else if (!Number.isFinite(b)) {
-    throw new Error(`${fn}: expected b to be a tensor or a finite number, got ${describe(b)}`);
+    throw new ArgumentError(`${fn}: expected b to be a tensor or a finite number, got ${describe(b)}`);
   }
   return tf.tidy(() => tf.add(tf.matMul(X as tf.Tensor2D, w as tf.Tensor2D), b) as tf.Tensor2D);
 }
@@ -59,7 +59,7 @@ export function squaredLoss(yHat: tf.Tensor, y: tf.Tensor): tf.Tensor {
   checkTensor(fn, 'yHat', yHat);
   checkTensor(fn, 'y', y);
   if (y.size !== yHat.size) {
-    throw new Error(`${fn}: y of shape ${fmtShape(y.shape)} cannot be reshaped to yHat's shape ${fmtShape(yHat.shape)} ` +
+    throw new ArgumentError(`${fn}: y of shape ${fmtShape(y.shape)} cannot be reshaped to yHat's shape ${fmtShape(yHat.shape)} ` +
       `(${y.size} vs ${yHat.size} elements)`);
   }
   return tf.tidy(() => {
@@ -82,16 +82,16 @@ export function squaredLoss(yHat: tf.Tensor, y: tf.Tensor): tf.Tensor {
  */
 export function sgd(params: readonly tf.Variable[], grads: Grads, lr: number, batchSize: number): void {
   const fn = 'sgd';
-  if (!Array.isArray(params)) throw new Error(`${fn}: expected params to be an array of tf.Variable, got ${describe(params)}`);
+  if (!Array.isArray(params)) throw new ArgumentError(`${fn}: expected params to be an array of tf.Variable, got ${describe(params)}`);
   params.forEach((p, i) => {
-    if (!(p instanceof tf.Variable)) throw new Error(`${fn}: expected params[${i}] to be a tf.Variable, got ${describe(p)}`);
+    if (!(p instanceof tf.Variable)) throw new ArgumentError(`${fn}: expected params[${i}] to be a tf.Variable, got ${describe(p)}`);
   });
   checkPositiveNumber(fn, 'lr', lr);
   checkPositiveInt(fn, 'batchSize', batchSize);
   let gs: tf.Tensor[];
   if (Array.isArray(grads)) {
     if (grads.length !== params.length) {
-      throw new Error(`${fn}: expected ${params.length} gradients (one per param), got ${grads.length}`);
+      throw new ArgumentError(`${fn}: expected ${params.length} gradients (one per param), got ${grads.length}`);
     }
     gs = grads.slice();
   } else if (grads !== null && typeof grads === 'object' && !(grads instanceof tf.Tensor)) {
@@ -99,18 +99,18 @@ export function sgd(params: readonly tf.Variable[], grads: Grads, lr: number, ba
     gs = params.map((p) => {
       const g = map[p.name];
       if (g === undefined) {
-        throw new Error(`${fn}: no gradient for variable '${p.name}' (grads has ${Object.keys(map).map((k) => `'${k}'`).join(', ') || 'none'}); ` +
+        throw new ArgumentError(`${fn}: no gradient for variable '${p.name}' (grads has ${Object.keys(map).map((k) => `'${k}'`).join(', ') || 'none'}); ` +
           'was it used in the loss passed to tf.variableGrads?');
       }
       return g;
     });
   } else {
-    throw new Error(`${fn}: expected grads to be the map from tf.variableGrads or an array of tensors, got ${describe(grads)}`);
+    throw new ArgumentError(`${fn}: expected grads to be the map from tf.variableGrads or an array of tensors, got ${describe(grads)}`);
   }
   gs.forEach((g, i) => {
     checkTensor(fn, `the gradient of '${params[i].name}'`, g);
     if (!tf.util.arraysEqual(g.shape, params[i].shape)) {
-      throw new Error(`${fn}: gradient of '${params[i].name}' has shape ${fmtShape(g.shape)}, expected the param's shape ${fmtShape(params[i].shape)}`);
+      throw new ArgumentError(`${fn}: gradient of '${params[i].name}' has shape ${fmtShape(g.shape)}, expected the param's shape ${fmtShape(params[i].shape)}`);
     }
   });
   const step = lr / batchSize;

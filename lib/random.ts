@@ -5,6 +5,7 @@
  * tfjs random ops take an explicit integer seed, so we hand out a deterministic sequence of them
  * (`nextSeed()`), and shuffles use a seeded JS generator (`random()`).
  */
+import { ArgumentError } from './args';
 
 /** The seed applied on import (and announced by the lib). */
 export const DEFAULT_SEED = 42;
@@ -21,7 +22,7 @@ const state: RandomState = ((globalThis as any)[STATE_KEY] ??= { seed: DEFAULT_S
  * @example d2l.seed(0)
  */
 export function seed(n: number): void {
-  if (!Number.isInteger(n) || n < 0) throw new Error(`seed: expected a non-negative integer, got ${n}`);
+  if (!Number.isInteger(n) || n < 0) throw new ArgumentError(`seed: expected a non-negative integer, got ${n}`);
   state.seed = n;
   state.s = n >>> 0;
   seedMathRandom(n);

@@ -18,9 +18,10 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { Animator } from './display/animator';
+import { withTapeCleanup } from './engine/tape';
 import { checkDataIter, checkNet, correctCount, evaluateAccuracy, forward, type Loss, type Net } from './classify';
 import type { DataIter } from './data';
-import { checkPositiveInt, describe, fmtShape } from './args';
+import { checkPositiveInt, describe, fmtShape, ArgumentError } from './args';
 import { Timer, Yielder } from './utils';
 
 /**
@@ -86,17 +87,17 @@ interface EpochResult {
 
 function checkUpdater(fn: string, updater: unknown): asserts updater is Updater {
   if (!(updater instanceof tf.Optimizer) && typeof updater !== 'function') {
-    throw new Error(`${fn}: expected updater to be a tf.Optimizer (e.g. tf.train.sgd(lr)) or a function (batchSize, grads) => void, got ${describe(updater)}`);
+    throw new ArgumentError(`${fn}: expected updater to be a tf.Optimizer (e.g. tf.train.sgd(lr)) or a function (batchSize, grads) => void, got ${describe(updater)}`);
   }
   const params = (updater as ScratchUpdater).params;
   if (typeof updater === 'function' && params !== undefined &&
     (!Array.isArray(params) || !params.every((p) => p instanceof tf.Variable))) {
-    throw new Error(`${fn}: expected updater.params to be an array of tf.Variable, got ${describe(params)}`);
+    throw new ArgumentError(`${fn}: expected updater.params to be an array of tf.Variable, got ${describe(params)}`);
   }
 }
 
 function checkLoss(fn: string, loss: unknown): asserts loss is Loss {
-  if (typeof loss !== 'function') throw new Error(`${fn}: expected loss to be a function (yHat, y) => unreduced tensor, got ${describe(loss)}`);
+  if (typeof loss !== 'function') throw new ArgumentError(`${fn}: expected loss to be a function (yHat, y) => unreduced tensor, got ${describe(loss)}`);
 }
 
 /** The variables one training step differentiates with respect to (undefined: all trainable ones used). */
@@ -106,24 +107,6 @@ function trainableVars(net: Net, updater: Updater): tf.Variable[] | undefined {
     return net.trainableWeights.map((w) => w.read() as tf.Variable);
   }
   return undefined;
-}
-
-/**
- * Runs a gradient computation; if it throws (a shape error in the net or the loss), releases the tensors
- * tfjs saved on the gradient tape for the backward pass — tfjs itself only frees them after a successful
- * backward pass, so every failed step would otherwise leak them.
- */
-function withTapeCleanup<T>(f: () => T): T {
-  try {
-    return f();
-  } catch (err) {
-    const state = (tf.engine() as unknown as { state?: { gradientDepth?: number; activeTape?: { saved?: tf.Tensor[] }[] | null } }).state;
-    if (state && state.gradientDepth === 0 && Array.isArray(state.activeTape)) {
-      for (const node of state.activeTape) for (const t of node.saved ?? []) t.dispose();
-      state.activeTape = null;
-    }
-    throw err;
-  }
 }
 
 /**
@@ -152,15 +135,15 @@ export async function runEpoch(fn: string, net: Net, trainIter: DataIter, loss: 
       let lSum: tf.Tensor | undefined; // the batch's summed loss, kept out of the gradient's tidy
       try {
         if (!(X instanceof tf.Tensor) || !(y instanceof tf.Tensor)) {
-          throw new Error(`${fn}: expected trainIter to yield [X, y] tensors, got [${describe(X)}, ${describe(y)}]`);
+          throw new ArgumentError(`${fn}: expected trainIter to yield [X, y] tensors, got [${describe(X)}, ${describe(y)}]`);
         }
         const batchSize = X.shape[0];
         const objective = (): tf.Scalar => {
           yHat = tf.keep(forward(net, X, true));
           const l: unknown = loss(yHat, y);
-          if (!(l instanceof tf.Tensor)) throw new Error(`${fn}: expected loss(yHat, y) to return a tensor, got ${describe(l)}`);
+          if (!(l instanceof tf.Tensor)) throw new ArgumentError(`${fn}: expected loss(yHat, y) to return a tensor, got ${describe(l)}`);
           if (l.rank === 0 || l.size !== y.shape[0]) {
-            throw new Error(`${fn}: expected an UNREDUCED loss (one value per example, shape [${y.shape[0]}]), got shape ${fmtShape(l.shape)}`);
+            throw new ArgumentError(`${fn}: expected an UNREDUCED loss (one value per example, shape [${y.shape[0]}]), got shape ${fmtShape(l.shape)}`);
           }
           // d2l: l.mean() for a built-in optimizer, l.sum() for the scratch updater (sgd divides by batchSize)
           const s = tf.sum(l) as tf.Scalar;
@@ -235,7 +218,7 @@ export function resolveAnimator(fn: string, opt: TrainOptions['animator'], make:
   if (opt === false) return undefined;
   if (opt === undefined) return make();
   if (opt === null || typeof opt !== 'object' || typeof (opt as Animator).add !== 'function') {
-    throw new Error(`${fn}: expected opts.animator to be an Animator or false, got ${describe(opt)}`);
+    throw new ArgumentError(`${fn}: expected opts.animator to be an Animator or false, got ${describe(opt)}`);
   }
   return opt;
 }
@@ -246,11 +229,38 @@ export function finishAnimator(animator: Animator | undefined): void {
 }
 
 export function checkTrainOptions(fn: string, opts: unknown): asserts opts is TrainOptions {
-  if (opts === null || typeof opts !== 'object') throw new Error(`${fn}: expected opts to be an object, got ${describe(opts)}`);
+  if (opts === null || typeof opts !== 'object') throw new ArgumentError(`${fn}: expected opts to be an object, got ${describe(opts)}`);
   const o = opts as TrainOptions;
   if (o.onEpoch !== undefined && typeof o.onEpoch !== 'function') {
-    throw new Error(`${fn}: expected opts.onEpoch to be a function (epoch, metrics) => void, got ${describe(o.onEpoch)}`);
+    throw new ArgumentError(`${fn}: expected opts.onEpoch to be a function (epoch, metrics) => void, got ${describe(o.onEpoch)}`);
   }
+}
+
+/** What {@link runEpochs} gives each epoch: the timer of the training time and the event-loop yielder. */
+export interface EpochLoop {
+  timer: Timer;
+  yielder: Yielder;
+}
+
+/**
+ * The epoch loop `trainCh3` and `trainCh6` share: runs `epoch(e)` for e = 0..numEpochs-1, reports each
+ * epoch's metrics to `opts.onEpoch`, lets the kernel breathe between epochs (live plots, interrupts), and
+ * returns the last metrics with examples/sec over the timed training.
+ */
+export async function runEpochs(numEpochs: number, opts: TrainOptions,
+  epoch: (e: number, loop: EpochLoop) => Promise<{ n: number; metrics: EpochMetrics }>): Promise<TrainResult> {
+  const loop: EpochLoop = { timer: new Timer(), yielder: new Yielder() };
+  let examples = 0;
+  let metrics: EpochMetrics = { trainLoss: NaN, trainAcc: NaN, testAcc: NaN };
+  for (let e = 0; e < numEpochs; e++) {
+    const r = await epoch(e, loop);
+    examples += r.n;
+    metrics = r.metrics;
+    opts.onEpoch?.(e + 1, metrics);
+    await loop.yielder.maybeYield(true);
+  }
+  const sum = loop.timer.sum();
+  return { ...metrics, examplesPerSec: sum > 0 ? examples / sum : 0 };
 }
 
 /**
@@ -278,26 +288,18 @@ export async function trainCh3(net: Net, trainIter: DataIter, testIter: DataIter
   const animator = resolveAnimator(fn, opts.animator, () => new Animator({
     xlabel: 'epoch', xlim: [1, numEpochs], ylim: [0.3, 0.9], legend: ['train loss', 'train acc', 'test acc'],
   }));
-  const timer = new Timer();
-  const yielder = new Yielder();
-  let examples = 0;
-  let metrics: EpochMetrics = { trainLoss: NaN, trainAcc: NaN, testAcc: NaN };
   try {
-    for (let epoch = 0; epoch < numEpochs; epoch++) {
+    const result = await runEpochs(numEpochs, opts, async (epoch, { timer, yielder }) => {
       timer.start();
       const r = await runEpoch(fn, net, trainIter, loss, updater, { yielder });
       timer.stop();
-      examples += r.n;
       const testAcc = evaluateAccuracy(net, testIter);
-      metrics = { trainLoss: r.loss, trainAcc: r.acc, testAcc };
       animator?.add(epoch + 1, [r.loss, r.acc, testAcc]);
-      opts.onEpoch?.(epoch + 1, metrics);
-      await yielder.maybeYield(true);
-    }
+      return { n: r.n, metrics: { trainLoss: r.loss, trainAcc: r.acc, testAcc } };
+    });
+    console.log(formatMetrics(result));
+    return result;
   } finally {
     finishAnimator(animator);
   }
-  console.log(formatMetrics(metrics));
-  const sum = timer.sum();
-  return { ...metrics, examplesPerSec: sum > 0 ? examples / sum : 0 };
 }

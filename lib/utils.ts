@@ -4,8 +4,7 @@
  * `conv.ts`.
  * @module
  */
-import * as tf from '@tensorflow/tfjs';
-import { checkPositiveInt, describe } from './args';
+import { checkPositiveInt, describe, ArgumentError } from './args';
 
 /**
  * Lecture 08 (`linear-regression.md`, `Timer`): records wall-clock intervals in seconds. Starts on
@@ -72,10 +71,10 @@ export class Accumulator {
   /** Adds `args[i]` to slot `i`; exactly one number per slot. */
   add(...args: number[]): void {
     if (args.length !== this.data.length) {
-      throw new Error(`Accumulator.add: expected ${this.data.length} numbers (one per slot), got ${args.length}`);
+      throw new ArgumentError(`Accumulator.add: expected ${this.data.length} numbers (one per slot), got ${args.length}`);
     }
     args.forEach((v, i) => {
-      if (typeof v !== 'number') throw new Error(`Accumulator.add: expected numbers, got ${describe(v)} at position ${i}`);
+      if (typeof v !== 'number') throw new ArgumentError(`Accumulator.add: expected numbers, got ${describe(v)} at position ${i}`);
       this.data[i] += v;
     });
   }
@@ -88,7 +87,7 @@ export class Accumulator {
   /** The sum in slot `i`. */
   get(i: number): number {
     if (!Number.isInteger(i) || i < 0 || i >= this.data.length) {
-      throw new Error(`Accumulator.get: expected an index in 0..${this.data.length - 1}, got ${describe(i)}`);
+      throw new ArgumentError(`Accumulator.get: expected an index in 0..${this.data.length - 1}, got ${describe(i)}`);
     }
     return this.data[i];
   }

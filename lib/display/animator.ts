@@ -19,6 +19,7 @@
  */
 import { DisplayContent, displayable, LiveOutput, MIMEBUNDLE } from './output';
 import { claimPlotlyInline, Figure, figureHtml, makeFigure, plotlyInlineMode, PlotOptions, TensorLike } from './plot';
+import { ArgumentError } from '../args';
 
 /** Options of {@link Animator}: d2l's keyword arguments. */
 export interface AnimatorOptions extends PlotOptions {
@@ -37,10 +38,10 @@ function value(v: AnimatorValue, what: string): number | null {
   if (typeof v === 'number') return v;
   if (v && typeof v === 'object' && typeof (v as TensorLike).dataSync === 'function') {
     const d = (v as TensorLike).dataSync();
-    if (d.length !== 1) throw new TypeError(`Animator.add: ${what} must be a number or a one-element tensor, got shape [${(v as TensorLike).shape.join(', ')}]`);
+    if (d.length !== 1) throw new ArgumentError(`Animator.add: expected ${what} to be a number or a one-element tensor, got shape [${(v as TensorLike).shape.join(', ')}]`);
     return d[0];
   }
-  throw new TypeError(`Animator.add: ${what} must be a number, a one-element tensor or null, got ${typeof v}`);
+  throw new ArgumentError(`Animator.add: expected ${what} to be a number, a one-element tensor or null, got ${typeof v}`);
 }
 
 /**
@@ -64,7 +65,7 @@ export class Animator {
   constructor(readonly options: AnimatorOptions = {}) {
     for (const k of ['nrows', 'ncols'] as const) {
       const n = options[k];
-      if (n !== undefined && !(Number.isInteger(n) && n >= 1)) throw new TypeError(`Animator: ${k} must be a positive integer, got ${n}`);
+      if (n !== undefined && !(Number.isInteger(n) && n >= 1)) throw new ArgumentError(`Animator: expected ${k} to be a positive integer, got ${n}`);
     }
     // Fail on bad options now rather than at the first add, deep inside a training loop.
     makeFigure([], [], options, 'Animator');
@@ -83,7 +84,7 @@ export class Animator {
   add(x: AnimatorValue | AnimatorValue[], y: AnimatorValue | AnimatorValue[]): void {
     const ys = Array.isArray(y) ? y : [y];
     const xs = Array.isArray(x) ? x : ys.map(() => x);
-    if (xs.length !== ys.length) throw new TypeError(`Animator.add: ${xs.length} x values for ${ys.length} y values`);
+    if (xs.length !== ys.length) throw new ArgumentError(`Animator.add: ${xs.length} x values for ${ys.length} y values`);
     ys.forEach((yi, i) => {
       const a = value(xs[i], `x[${i}]`), b = value(yi, `y[${i}]`);
       while (this.X.length <= i) { this.X.push([]); this.Y.push([]); }

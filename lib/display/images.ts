@@ -11,7 +11,9 @@
  */
 import { PNG } from 'pngjs';
 import { DisplayContent, MIMEBUNDLE } from './output';
-import type { TensorLike } from './plot';
+import { isTensorLike, type TensorLike } from './plot';
+import { escapeHtml } from '../../common/html';
+import { ArgumentError } from '../args';
 
 /** Options of {@link showImages}. */
 export interface ShowImagesOptions {
@@ -34,11 +36,6 @@ interface Img {
   data: Float32Array;
 }
 
-function isTensorLike(v: unknown): v is TensorLike {
-  return v !== null && typeof v === 'object' && Array.isArray((v as TensorLike).shape) &&
-    typeof (v as TensorLike).dataSync === 'function';
-}
-
 /** Splits [N,H,W], [N,H,W,1|3] (or [N,1|3,H,W]) into images; `single` reads one [H,W], [H,W,1|3] ([1|3,H,W]). */
 function split(t: TensorLike, single: boolean, what: string): Img[] {
   const shape = single ? [1, ...t.shape] : t.shape;
@@ -49,9 +46,9 @@ function split(t: TensorLike, single: boolean, what: string): Img[] {
   else if (shape.length === 4 && !(c === 1 || c === 3) && (h === 1 || h === 3)) {
     [h, w, c, chw] = [shape[2], shape[3], shape[1], true]; // PyTorch's channels-first layout
   } else if (shape.length !== 4 || !(c === 1 || c === 3)) {
-    throw new TypeError(`showImages: ${what} must have shape ${expected}, got [${t.shape.join(', ')}]`);
+    throw new ArgumentError(`showImages: expected ${what} to have shape ${expected}, got [${t.shape.join(', ')}]`);
   }
-  if (!(h > 0 && w > 0)) throw new TypeError(`showImages: ${what} has an empty image, shape [${t.shape.join(', ')}]`);
+  if (!(h > 0 && w > 0)) throw new ArgumentError(`showImages: ${what} has an empty image, shape [${t.shape.join(', ')}]`);
   const src = t.dataSync();
   const size = h * w * c;
   const out: Img[] = [];
@@ -101,9 +98,6 @@ function encode(width: number, height: number, rgba: Buffer, gray: boolean): Buf
   rgba.copy(png.data);
   return PNG.sync.write(png, { colorType: gray ? 0 : 2 });
 }
-
-const escapeHtml = (s: string) =>
-  s.replace(/[&<>"']/g, (ch) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[ch]!);
 
 /** A grid of images with titles, shown as a mime bundle (see the module docs). */
 export class ImageGrid {
@@ -205,24 +199,24 @@ export function showImages(imgs: TensorLike | TensorLike[], numRows: number, num
   opts: ShowImagesOptions | string[] = {}): ImageGrid {
   if (Array.isArray(opts)) opts = { titles: opts }; // d2l's positional `titles`
   for (const [name, v] of [['numRows', numRows], ['numCols', numCols]] as const) {
-    if (!(Number.isInteger(v) && v >= 1)) throw new TypeError(`showImages: ${name} must be a positive integer, got ${v}`);
+    if (!(Number.isInteger(v) && v >= 1)) throw new ArgumentError(`showImages: expected ${name} to be a positive integer, got ${v}`);
   }
   const scale = opts.scale ?? 1.5;
-  if (!(typeof scale === 'number' && scale > 0)) throw new TypeError(`showImages: scale must be a positive number, got ${scale}`);
+  if (!(typeof scale === 'number' && scale > 0)) throw new ArgumentError(`showImages: expected scale to be a positive number, got ${scale}`);
   const titles = opts.titles ?? [];
-  if (!Array.isArray(titles)) throw new TypeError(`showImages: titles must be an array of strings, got ${typeof titles}`);
+  if (!Array.isArray(titles)) throw new ArgumentError(`showImages: expected titles to be an array of strings, got ${typeof titles}`);
   let list: Img[];
   if (Array.isArray(imgs)) {
     list = imgs.slice(0, numRows * numCols).flatMap((t, i) => {
-      if (!isTensorLike(t)) throw new TypeError(`showImages: imgs[${i}] must be a tensor, got ${t === null ? 'null' : typeof t}`);
+      if (!isTensorLike(t)) throw new ArgumentError(`showImages: expected imgs[${i}] to be a tensor, got ${t === null ? 'null' : typeof t}`);
       return split(t, true, `imgs[${i}]`);
     });
   } else if (isTensorLike(imgs)) {
     list = split(imgs, false, 'imgs').slice(0, numRows * numCols);
   } else {
-    throw new TypeError(`showImages: imgs must be a tensor or an array of tensors, got ${imgs === null ? 'null' : typeof imgs}`);
+    throw new ArgumentError(`showImages: expected imgs to be a tensor or an array of tensors, got ${imgs === null ? 'null' : typeof imgs}`);
   }
-  if (!list.length) throw new TypeError('showImages: no images to show');
+  if (!list.length) throw new ArgumentError('showImages: no images to show');
   normalise(list);
   return new ImageGrid(list, numRows, numCols, titles.map(String), scale);
 }

@@ -8,19 +8,11 @@
  * @module
  */
 
-/** The rich-display method's key (the same `Symbol.for` as the kernel's). */
-export const MIMEBUNDLE = Symbol.for('jupyter.mimebundle');
+import { MIMEBUNDLE, type Displayable, type MimeBundle, type RichContent } from '../../common/mime';
 
-/** A Jupyter mime bundle: `{ 'text/plain': …, 'text/html': …, 'image/png': base64, … }`. */
-export type MimeBundle = Record<string, unknown>;
-
+export { MIMEBUNDLE, type Displayable, type MimeBundle };
 /** What a rich-display method returns: a bundle, or a bundle with per-mime metadata. */
-export type DisplayContent = MimeBundle | { data: MimeBundle; metadata?: Record<string, unknown> };
-
-/** An object the kernel shows as a mime bundle. */
-export interface Displayable {
-  [MIMEBUNDLE](): DisplayContent;
-}
+export type DisplayContent = RichContent;
 
 /** The handle `display()` returns: `update(obj)` rewrites that output in place (update_display_data). */
 export interface DisplayHandle {

@@ -16,7 +16,9 @@
  * @module
  */
 import { plotlyScriptTag } from '../../common/plotly';
+import { isTensorLike as isAnyTensor, type TensorLike as AnyTensor } from '../../common/tensor-format';
 import { DisplayContent, MIMEBUNDLE } from './output';
+import { ArgumentError } from '../args';
 
 export { plotlyScriptTag };
 
@@ -47,12 +49,11 @@ export interface PlotOptions extends AxesOptions {
   figsize?: [number, number];
 }
 
-/** A tfjs tensor, duck-typed (the kernel and the lib may load different tfjs copies). */
-export interface TensorLike {
-  readonly shape: number[];
-  dataSync(): ArrayLike<number>;
-  arraySync(): unknown;
-}
+/** A numeric tfjs tensor, duck-typed (a cell may hold tensors of another tfjs copy than the lib's). */
+export type TensorLike = Omit<AnyTensor, 'dataSync'> & { dataSync(): ArrayLike<number>; arraySync(): unknown };
+
+/** True for tfjs tensors of any copy (common/tensor-format's test). */
+export const isTensorLike = (v: unknown): v is TensorLike => isAnyTensor(v);
 
 /** One series: numbers, a typed array or a 1-D tensor. */
 export type Series = ArrayLike<number | null> | TensorLike;
@@ -98,7 +99,7 @@ let inlineOwner: object | null = null;
  * - `'never'`: no figure does: the page must provide `window.Plotly` itself.
  */
 export function setPlotlyInline(mode: PlotlyInline): void {
-  if (!['once', 'each', 'never'].includes(mode)) throw new TypeError(`setPlotlyInline: expected 'once', 'each' or 'never', got ${JSON.stringify(mode)}`);
+  if (!['once', 'each', 'never'].includes(mode)) throw new ArgumentError(`setPlotlyInline: expected 'once', 'each' or 'never', got ${JSON.stringify(mode)}`);
   inlineMode = mode;
   inlineOwner = null;
 }
@@ -231,7 +232,7 @@ export interface Fmt {
 export function parseFmt(fmt: string): Fmt {
   const out: Fmt = {};
   let rest = fmt;
-  const fail = (why: string) => new TypeError(`fmts: cannot read ${JSON.stringify(fmt)}: ${why} (expected [marker][line][color], e.g. '-', 'm--', 'g-.', 'r:', 'bo')`);
+  const fail = (why: string) => new ArgumentError(`fmts: cannot read ${JSON.stringify(fmt)}: ${why} (expected [marker][line][color], e.g. '-', 'm--', 'g-.', 'r:', 'bo')`);
   while (rest.length) {
     const dash = DASHES.find(([s]) => rest.startsWith(s));
     const cycle = /^C(\d)/.exec(rest);
@@ -260,11 +261,6 @@ export function parseFmt(fmt: string): Fmt {
 
 // ---- series --------------------------------------------------------------------------------------------------
 
-function isTensorLike(v: unknown): v is TensorLike {
-  return v !== null && typeof v === 'object' && Array.isArray((v as TensorLike).shape) &&
-    typeof (v as TensorLike).dataSync === 'function';
-}
-
 function isNumberish(v: unknown): boolean {
   return v === null || v === undefined || typeof v === 'number';
 }
@@ -277,17 +273,17 @@ function short(v: number): number {
 function one(v: unknown, what: string): (number | null)[] {
   if (isTensorLike(v)) {
     if (v.shape.length > 1 && v.shape.slice(1).some((d) => d !== 1)) {
-      throw new TypeError(`${what}: expected a 1-D tensor, got shape [${v.shape.join(', ')}]`);
+      throw new ArgumentError(`${what}: expected a 1-D tensor, got shape [${v.shape.join(', ')}]`);
     }
     return Array.from(v.dataSync(), short);
   }
   if (Array.isArray(v) || ArrayBuffer.isView(v)) {
     const a = Array.from(v as ArrayLike<unknown>);
     const bad = a.findIndex((x) => !isNumberish(x));
-    if (bad >= 0) throw new TypeError(`${what}: expected numbers, got ${typeof a[bad]} at index ${bad}`);
+    if (bad >= 0) throw new ArgumentError(`${what}: expected numbers, got ${typeof a[bad]} at index ${bad}`);
     return a.map((x) => (x === undefined || x === null ? null : (x as number)));
   }
-  throw new TypeError(`${what}: expected an array of numbers or a 1-D tensor, got ${v === null ? 'null' : typeof v}`);
+  throw new ArgumentError(`${what}: expected an array of numbers or a 1-D tensor, got ${v === null ? 'null' : typeof v}`);
 }
 
 /**
@@ -298,7 +294,7 @@ export function toSeriesList(v: unknown, what = 'plot'): (number | null)[][] {
   if (isTensorLike(v)) {
     // A column [n, 1] (labels, say) is one series; other 2-D tensors are one series per row.
     if (v.shape.length === 2 && v.shape[1] !== 1) return (v.arraySync() as number[][]).map((row) => row.map(short));
-    if (v.shape.length > 2) throw new TypeError(`${what}: expected a 1-D or 2-D tensor, got shape [${v.shape.join(', ')}]`);
+    if (v.shape.length > 2) throw new ArgumentError(`${what}: expected a 1-D or 2-D tensor, got shape [${v.shape.join(', ')}]`);
     return [one(v, what)];
   }
   if (ArrayBuffer.isView(v)) return [one(v, what)];
@@ -306,18 +302,18 @@ export function toSeriesList(v: unknown, what = 'plot'): (number | null)[][] {
     if (v.every(isNumberish)) return [one(v, what)];
     return v.map((s, i) => one(s, `${what} series ${i}`));
   }
-  throw new TypeError(`${what}: expected an array, a list of arrays or a tensor, got ${v === null ? 'null' : typeof v}`);
+  throw new ArgumentError(`${what}: expected an array, a list of arrays or a tensor, got ${v === null ? 'null' : typeof v}`);
 }
 
 function checkPair(fn: string, name: string, v: unknown, ok: (x: number) => boolean = Number.isFinite): void {
   if (!Array.isArray(v) || v.length !== 2 || !v.every((x) => typeof x === 'number' && ok(x))) {
-    throw new TypeError(`${fn}: ${name} must be [number, number], got ${JSON.stringify(v)}`);
+    throw new ArgumentError(`${fn}: expected ${name} to be [number, number], got ${JSON.stringify(v)}`);
   }
 }
 
 function checkScale(fn: string, name: string, v: unknown): Scale {
   if (v === undefined) return 'linear';
-  if (v !== 'linear' && v !== 'log') throw new TypeError(`${fn}: ${name} must be 'linear' or 'log', got ${JSON.stringify(v)}`);
+  if (v !== 'linear' && v !== 'log') throw new ArgumentError(`${fn}: expected ${name} to be 'linear' or 'log', got ${JSON.stringify(v)}`);
   return v;
 }
 
@@ -326,7 +322,7 @@ function checkScale(fn: string, name: string, v: unknown): Scale {
 function axis(title: string | undefined, type: Scale, lim: [number, number] | undefined, fn: string, name: string) {
   if (lim !== undefined) {
     checkPair(fn, name, lim);
-    if (type === 'log' && !(lim[0] > 0 && lim[1] > 0)) throw new TypeError(`${fn}: ${name} must be positive on a log axis, got ${JSON.stringify(lim)}`);
+    if (type === 'log' && !(lim[0] > 0 && lim[1] > 0)) throw new ArgumentError(`${fn}: expected ${name} to be positive on a log axis, got ${JSON.stringify(lim)}`);
   }
   return {
     type,
@@ -386,10 +382,10 @@ function legendCorner(traces: Trace[], xlim?: [number, number], ylim?: [number, 
 export function makeFigure(xs: (number | null)[][], ys: (number | null)[][], opts: PlotOptions = {}, fn = 'plot'): Figure {
   const fmts = opts.fmts === undefined ? DEFAULT_FMTS : typeof opts.fmts === 'string' ? [opts.fmts] : opts.fmts;
   if (!Array.isArray(fmts) || !fmts.length || !fmts.every((f) => typeof f === 'string')) {
-    throw new TypeError(`${fn}: fmts must be a string or a non-empty array of strings, got ${JSON.stringify(opts.fmts)}`);
+    throw new ArgumentError(`${fn}: expected fmts to be a string or a non-empty array of strings, got ${JSON.stringify(opts.fmts)}`);
   }
   const legend = opts.legend ?? [];
-  if (!Array.isArray(legend)) throw new TypeError(`${fn}: legend must be an array of strings, got ${JSON.stringify(legend)}`);
+  if (!Array.isArray(legend)) throw new ArgumentError(`${fn}: expected legend to be an array of strings, got ${JSON.stringify(legend)}`);
   const figsize = opts.figsize ?? defaultFigsize;
   checkPair(fn, 'figsize', figsize, (v) => v > 0);
   const xscale = checkScale(fn, 'xscale', opts.xscale), yscale = checkScale(fn, 'yscale', opts.yscale);
@@ -452,10 +448,10 @@ export function plot(X: SeriesInput, Y?: SeriesInput | PlotOptions, opts: PlotOp
   } else {
     ys = toSeriesList(Y, 'plot: Y');
     if (xs.length === 1 && ys.length > 1) xs = ys.map(() => xs[0]);
-    if (xs.length !== ys.length) throw new TypeError(`plot: ${xs.length} x series for ${ys.length} y series (give one x, or one per y)`);
+    if (xs.length !== ys.length) throw new ArgumentError(`plot: ${xs.length} x series for ${ys.length} y series (give one x, or one per y)`);
   }
   xs.forEach((x, i) => {
-    if (x.length !== ys[i].length) throw new TypeError(`plot: series ${i} has ${x.length} x values and ${ys[i].length} y values`);
+    if (x.length !== ys[i].length) throw new ArgumentError(`plot: series ${i} has ${x.length} x values and ${ys[i].length} y values`);
   });
   return makeFigure(xs, ys, opts, 'plot');
 }

@@ -1,5 +1,6 @@
 /**
- * Picking the TensorFlow.js backend d2l-ts computes on, and d2l's device helpers (`tryGpu`, `numGpus`).
+ * Picking the TensorFlow.js backend d2l-ts computes on (the device helpers learners call, `tryGpu` and
+ * `numGpus`, are in lib/devices.ts and read what was chosen here).
  *
  * Order of preference (first one that loads wins):
  *  1. `tensorflow-gpu` — `@tensorflow/tfjs-node-gpu`, native TensorFlow with CUDA;
@@ -15,7 +16,6 @@
  * themselves and register backend 'tensorflow' into it, so `require('@tensorflow/tfjs')` anywhere in
  * the process (notebook cells included) computes on the backend chosen here.
  *
- * Device helpers: lecture 17 (use-gpu) defines `try_gpu`/`try_all_gpus`; LeNet (lecture 23) uses them.
  * @module
  */
 import * as fs from 'fs';
@@ -114,20 +114,9 @@ export function describeBackend(info: BackendInfo = backendInfo()): string {
   return `d2l-ts: backend ${info.name} (${parts.join('; ')})`;
 }
 
-/** Number of GPUs the active backend computes on (d2l's `num_gpus`); 0 unless tfjs-node-gpu runs on CUDA. */
-export function numGpus(): number {
+/** Number of CUDA devices the active backend computes on; 0 unless tfjs-node-gpu runs on CUDA (lib/devices.ts). */
+export function cudaDeviceCount(): number {
   return tf.getBackend() === 'tensorflow' ? state.gpus : 0;
-}
-
-/** Device string of GPU `i` if it exists, else the CPU (d2l's `try_gpu`): `'/GPU:0'` or `'/CPU:0'`. */
-export function tryGpu(i = 0): string {
-  return i < numGpus() ? `/GPU:${i}` : '/CPU:0';
-}
-
-/** All GPU device strings, or `['/CPU:0']` when there is none (d2l classic's `try_all_gpus`). */
-export function tryAllGpus(): string[] {
-  const n = numGpus();
-  return n > 0 ? Array.from({ length: n }, (_, i) => `/GPU:${i}`) : ['/CPU:0'];
 }
 
 // ----------------------------------------------------------------------------------------------------

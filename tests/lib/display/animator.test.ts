@@ -144,10 +144,10 @@ describe('Animator outside a kernel', () => {
 
   it('checks its arguments up front', () => {
     expect(() => new Animator({ fmts: ['q'] })).toThrow(/fmts/);
-    expect(() => new Animator({ nrows: 0 })).toThrow(/nrows must be a positive integer/);
+    expect(() => new Animator({ nrows: 0 })).toThrow(/Animator: expected nrows to be a positive integer/);
     const a = new Animator();
     expect(() => a.add([1, 2], [1, 2, 3])).toThrow(/2 x values for 3 y values/);
     expect(() => a.add(1, tf.ones([2]) as any)).toThrow(/one-element tensor/);
-    expect(() => a.add(1, 'x' as any)).toThrow(/must be a number/);
+    expect(() => a.add(1, 'x' as any)).toThrow(/expected y to be a number|expected .* to be a number/);
   });
 });

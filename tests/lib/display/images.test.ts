@@ -73,8 +73,8 @@ describe('showImages', () => {
   it('says what it expected', () => {
     expect(() => showImages(tf.zeros([2, 3]) as any, 1, 2)).toThrow(/shape \[N, H, W\], \[N, H, W, 1\] or \[N, H, W, 3\], got \[2, 3\]/);
     expect(() => showImages(tf.zeros([2, 5, 5, 2]), 1, 2)).toThrow(/got \[2, 5, 5, 2\]/);
-    expect(() => showImages([tf.zeros([3])], 1, 1)).toThrow(/imgs\[0\] must have shape \[H, W\]/);
-    expect(() => showImages(tf.zeros([2, 3, 3]), 0, 2)).toThrow(/numRows must be a positive integer/);
-    expect(() => showImages([1, 2] as any, 1, 2)).toThrow(/imgs\[0\] must be a tensor/);
+    expect(() => showImages([tf.zeros([3])], 1, 1)).toThrow(/expected imgs\[0\] to have shape \[H, W\]/);
+    expect(() => showImages(tf.zeros([2, 3, 3]), 0, 2)).toThrow(/expected numRows to be a positive integer/);
+    expect(() => showImages([1, 2] as any, 1, 2)).toThrow(/expected imgs\[0\] to be a tensor/);
   });
 });

@@ -66,7 +66,7 @@ describe('plot: the mime bundle', () => {
     expect(g.layout.xaxis.range).toBeUndefined();
     expect(() => plot([1, 2], [1, 2], { yscale: 'log', ylim: [0, 1] })).toThrow(/positive on a log axis/);
     expect(() => plot([1, 2], [1, 2], { xscale: 'symlog' as any })).toThrow(/'linear' or 'log'/);
-    expect(() => plot([1, 2], [1, 2], { xlim: [0] as any })).toThrow(/xlim must be \[number, number\]/);
+    expect(() => plot([1, 2], [1, 2], { xlim: [0] as any })).toThrow(/expected xlim to be \[number, number\]/);
   });
 
   it('styles series with d2l\'s default fmts (-, m--, g-., r:) and cycles them', () => {
