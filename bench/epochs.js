@@ -309,7 +309,7 @@ function measureKernel(o) {
 function measureLessons(o) {
   say(o, 'npm run lessons (every notebook, full epochs) …');
   const t0 = performance.now();
-  const r = spawnSync(process.execPath, [path.join(ROOT, 'scripts', 'run-notebooks.js')], {
+  const r = spawnSync(process.execPath, [path.join(ROOT, 'bin', 'd2l-ts.js'), 'lessons'], {
     cwd: ROOT, encoding: 'utf8', timeout: 60 * 60 * 1000, maxBuffer: 64 << 20, stdio: ['ignore', 'pipe', 'pipe'],
   });
   const seconds = (performance.now() - t0) / 1000;

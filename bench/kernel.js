@@ -10,7 +10,7 @@
  * Other knobs (defaults are the benchmark's definition; change them only for quick runs):
  *   --starts=N (5)  --warmup=N (5)  --trips=N (100)  --soak=N (1000; 0 skips it)  --no-startup-breakdown
  *
- * What is measured, through the Jupyter protocol client of dist/kernel/client.js:
+ * What is measured, through the Jupyter protocol client of dist/jupyter/client.js (outputs: dist/runner/outputs.js):
  *  1. start -> first result, median of N fresh kernels: "start-to-ready" is KernelClient.start()
  *     (spawn, kernel_info_reply and iopub connected), "ready-to-first-result" is from sending
  *     `1 + 1` to the arrival of its result (execute_result; stock tslab: the stdout stream).
@@ -32,7 +32,8 @@ const path = require('path');
 const { spawnSync } = require('child_process');
 
 const ROOT = path.resolve(__dirname, '..');
-const CLIENT = path.join(ROOT, 'dist', 'kernel', 'client.js');
+const CLIENT = path.join(ROOT, 'dist', 'jupyter', 'client.js');
+const OUTPUTS = path.join(ROOT, 'dist', 'runner', 'outputs.js');
 const MAIN = path.join(ROOT, 'dist', 'kernel', 'main.js');
 const NOTEBOOKS = path.join(ROOT, 'notebooks');
 const STOCK_BIN = path.join(ROOT, 'node_modules', 'tslab', 'bin', 'tslab');
@@ -72,11 +73,13 @@ const OPT = {
 const TARGET = { firstResultMs: 2000, roundTripMs: 30, soakRatio: 2, rssGrowthMB: 100 };
 const STOCK_REF = { firstResultMs: 4300, roundTripMs: 80 }; // measured earlier, for the table's notes
 
-if (!fs.existsSync(CLIENT) || !fs.existsSync(MAIN)) {
-  console.error(`bench/kernel.js: the kernel is not built (${path.relative(ROOT, fs.existsSync(CLIENT) ? MAIN : CLIENT)} is missing).\nRun \`npm run build\` in ${ROOT} first.`);
+const unbuilt = [CLIENT, OUTPUTS, MAIN].find((f) => !fs.existsSync(f));
+if (unbuilt) {
+  console.error(`bench/kernel.js: the kernel is not built (${path.relative(ROOT, unbuilt)} is missing).\nRun \`npm run build\` in ${ROOT} first.`);
   process.exit(1);
 }
 const { KernelClient } = require(CLIENT);
+const { executeCell } = require(OUTPUTS);
 
 // ---------------------------------------------------------------------------
 // Helpers
@@ -288,7 +291,7 @@ const MEMORY_CELL = `(() => {
 })()`;
 
 async function kernelMemory(kc) {
-  const r = await kc.execute(MEMORY_CELL, { timeoutMs: 60000 });
+  const r = await executeCell(kc, MEMORY_CELL, { timeoutMs: 60000 });
   const out = r.outputs.find((o) => o.output_type === 'execute_result');
   const text = String(out?.data?.['text/plain'] ?? '').replace(/^'|'$/g, '');
   const [rss, heapTotal, heapUsed, external] = text.split(' ').map((x) => round(Number(x) / 1048576));

@@ -175,7 +175,6 @@ export class KernelClient {
   readonly protocolErrors: Error[] = [];
   /** Our session id (header.session of every message we send). */
   readonly session = randomUUID();
-  /** The default display_id scope of {@link execute}. */
 
   private readonly shell = new zmq.Dealer({ linger: 0 });
   private readonly control = new zmq.Dealer({ linger: 0 });

@@ -1,5 +1,6 @@
 /**
- * The `d2l-ts` command: `kernel <connection_file>`, `install`, `uninstall`.
+ * The kernel's part of the `d2l-ts` command: `kernel <connection_file>`, `install`, `uninstall`. bin/d2l-ts.js
+ * sends `lessons` and `check-golden` to the runner (runner/cli.ts, runner/golden.ts) instead.
  */
 import * as path from 'path';
 import { install, kernelsDir, Scope, uninstall, KERNEL_NAME, DISPLAY_NAME } from './kernelspec';
@@ -9,7 +10,9 @@ const USAGE = `usage: d2l-ts <command>
   install   [--user | --sys-prefix | --prefix DIR]   register the "${DISPLAY_NAME}" kernelspec
             (default --user: Jupyter's user data dir, or $JUPYTER_DATA_DIR when set)
   uninstall [--user | --sys-prefix | --prefix DIR]   remove it
-  kernel    CONNECTION_FILE                          run the kernel (Jupyter starts this)`;
+  kernel    CONNECTION_FILE                          run the kernel (Jupyter starts this)
+  lessons   [NOTEBOOK ...] [options]                 run the lecture notebooks headless (--help)
+  check-golden FILE.ipynb ...                        check executed notebooks against tests/golden`;
 
 function parseScope(args: string[]): { scope: Scope; rest: string[] } {
   let scope: Scope = { kind: 'user' };

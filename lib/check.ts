@@ -8,7 +8,7 @@
  *       "text/plain": "check test_acc = 0.8312" }
  *
  * (`value` is a JSON number, or "NaN" / "Infinity" / "-Infinity", which JSON cannot hold). Jupyter shows the
- * text; `tests/jupyter/check-golden.js` finds the JSON in the executed notebook and compares it with the band
+ * text; `runner/golden.ts` (`npx d2l-ts check-golden`) finds the JSON in the executed notebook and compares it with the band
  * in `tests/golden/<notebook>.json`, for notebooks run by `npm run lessons` and by `jupyter nbconvert --execute`
  * alike. Outside a kernel (plain Node, tests) the text line goes to console.log instead.
  *

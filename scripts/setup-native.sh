@@ -6,7 +6,7 @@
 # optional package, leaving d2l-ts on the (5-8x slower) wasm backend. TensorFlow's C API, however,
 # also ships inside the `tensorflow-cpu` pip wheel (libtensorflow_cc.so.2 exports TF_*/TFE_*), so we
 # take the shared libraries and C headers from that wheel and compile the N-API binding against them.
-# See /work/shared/reference/tfjs-backends.md (Q1) for the measurements behind this recipe.
+# The measurements behind this recipe: the project's reference notes on tfjs backends (shared/reference/tfjs-backends.md, Q1).
 #
 # Contract:
 #   * idempotent: if the binding already loads, print "setup:native: already built" and exit 0;

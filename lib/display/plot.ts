@@ -90,7 +90,7 @@ let inlineOwner: object | null = null;
  *   down, JupyterLab rendering outputs as they arrive, an output updated in place), so every figure's script
  *   waits for `window.Plotly` (polling for up to 60 s) and says what is missing if it never comes.
  *   An Animator's live states are transient (each replaces the last), so they never count as the carrier:
- *   its first live state always carries plotly.js (lib/animator.ts says why), later ones never, and its
+ *   its first live state always carries plotly.js (lib/display/animator.ts says why), later ones never, and its
  *   final state (`finish()`) is a figure like any other; an Animator never finished leaves the role to the
  *   next figure. Limitation: re-running the first figure's cell in the same kernel makes an output without
  *   plotly.js, so a notebook saved from such a session renders its html fallback only after Restart & Run

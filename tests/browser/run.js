@@ -1,9 +1,9 @@
 #!/usr/bin/env node
 'use strict';
 /**
- * Real-browser checks of the lib's rich outputs (lib/plot.ts, animator.ts, progress.ts, images.ts), run by
- * .ci/run. The fixture tests/fixtures/display.ipynb (d2l-ts kernel: import, a 2-series log-scale d2l.plot, a
- * live Animator over 5 epochs, a Progress line, a d2l.showImages grid) goes through:
+ * Real-browser checks of the lib's rich outputs (lib/display/plot.ts, animator.ts, images.ts) and of the lessons
+ * report, run by .ci/run. The fixture tests/fixtures/display.ipynb (d2l-ts kernel: import, a 2-series log-scale
+ * d2l.plot, a live Animator over 5 epochs, a d2l.showImages grid) goes through:
  *
  *   nbconvert   `jupyter nbconvert --to notebook --execute`, then `--to html` (nbconvert's default template,
  *               and once with its require.js/MathJax CDN URLs switched off); headless Chromium opens the HTML
@@ -12,20 +12,23 @@
  *               grid; plus a page whose plotly.js carrier comes after another figure (the wait-for-Plotly path).
  *   lab         JupyterLab 4 from .venv (token-less, root_dir = repo) with the jupyterlab-plotly renderer:
  *               opens the fixture, runs all cells, checks the plots (drawn by the renderer), that the Animator
- *               cell kept ONE output updated in place up to the final epoch, the progress line, the images.
+ *               cell kept ONE output updated in place up to the final epoch, the images.
  *   notebook7   Notebook 7 (/notebooks/…) on the same server: the same checks.
  *   lab-html    JupyterLab 4 with the plotly renderer disabled (`jupyter labextension disable --level=user
  *               @jupyterlab/plotly-extension:factory` in a private JUPYTER_CONFIG_DIR): the same checks, drawn
  *               by the text/html fallback.
+ *   report      `d2l-ts lessons --report builtin --schedule short 05` (the renderer used without nbconvert;
+ *               needs no Jupyter): the page of lecture 05 opened from file:// shows its markdown rendered
+ *               (headings, bold, code, formulas drawn as MathML), no raw `**`, `$$` or TeX left.
  *
- * Screenshots: out/browser-nbconvert.png, out/browser-lab.png, out/notebook7.png, out/browser-lab-html.png;
- * executed notebook and HTML pages in out/browser/. Nothing may be fetched from the internet: requests to
+ * Screenshots: out/browser-nbconvert.png, out/browser-lab.png, out/notebook7.png, out/browser-lab-html.png,
+ * out/browser-report.png; executed notebooks and HTML pages in out/browser/. Nothing may be fetched from the internet: requests to
  * any other origin than the local server are blocked and reported. The fixture file is left unchanged
  * (autosave off; restored and reported if a front end wrote it).
  *
- * Usage: node tests/browser/run.js [nbconvert] [lab] [notebook7] [lab-html]   (default: all)
+ * Usage: node tests/browser/run.js [nbconvert] [lab] [notebook7] [lab-html] [report]   (default: all)
  * Env: D2L_CHROMIUM (default /usr/bin/chromium), D2L_JUPYTER (default .venv/bin/jupyter, else PATH).
- * Needs the build (`npm run build`) and lib/index.ts exporting plot, Animator, Progress, showImages.
+ * Needs the build (`npm run build`) and lib/index.ts exporting plot, Animator, showImages.
  * Ends with `N passed, N failed`; exit code 1 on any failure.
  */
 const fs = require('fs');
@@ -41,7 +44,7 @@ const OUT = path.join(ROOT, 'out');
 const WORK = path.join(OUT, 'browser');
 const PLOTLY = 'application/vnd.plotly.v1+json';
 const MIMEBUNDLE = Symbol.for('jupyter.mimebundle');
-const STAGES = ['nbconvert', 'lab', 'notebook7', 'lab-html'];
+const STAGES = ['nbconvert', 'lab', 'notebook7', 'lab-html', 'report'];
 /**
  * The plotly renderer's plugin id. JupyterLab 4 disables plugins by id (or the part before ':'); the package
  * name `jupyterlab-plotly` is accepted by `jupyter labextension disable` but leaves its mime renderer on.
@@ -50,18 +53,17 @@ const PLOTLY_RENDERER_PLUGIN = '@jupyterlab/plotly-extension:factory';
 
 /** What the fixture's code cells must show, in every front end. */
 const EXPECT = {
-  codeCells: 5,
+  codeCells: 4,
   plot: { cell: 1, traces: 2, ytype: 'log' },
   animator: { cell: 2, traces: 3, lastEpoch: 5 },
-  progress: { cell: 3, text: /train\s+epoch 2\/2\s+\[#{20}\] 5\/5.*done in/ },
-  images: { cell: 4, count: 8, png: { width: 4 * 84 + 3 * 4, height: 2 * 84 + 4 } },
+  images: { cell: 3, count: 8, png: { width: 4 * 84 + 3 * 4, height: 2 * 84 + 4 } },
 };
 
 // ---- what a page shows ------------------------------------------------------------------------------------------
 
 /**
  * Runs in the page: per code cell (JupyterLab, Notebook 7 and nbconvert's lab template share the DOM classes),
- * its outputs, the plotly plots in them, the image grid's images and the progress text.
+ * its outputs, the plotly plots in them and the image grid's images.
  */
 function inspectCells() {
   return [...document.querySelectorAll('.jp-Notebook .jp-CodeCell, body > main .jp-CodeCell, .jp-CodeCell')]
@@ -80,10 +82,9 @@ function inspectCells() {
         const r = img.getBoundingClientRect();
         return { ok: img.complete && img.naturalWidth > 0, w: Math.round(r.width), h: Math.round(r.height) };
       });
-      const progress = [...cell.querySelectorAll('.d2l-progress')].map((e) => e.textContent);
       const errors = [...cell.querySelectorAll('.jp-RenderedText[data-mime-type="application/vnd.jupyter.stderr"], .jp-OutputArea-output[data-mime-type="application/vnd.jupyter.error"]')]
         .map((e) => e.textContent.slice(0, 300));
-      return { outputs: outputs.length, plots, images, progress, errors };
+      return { outputs: outputs.length, plots, images, errors };
     });
 }
 
@@ -113,10 +114,6 @@ function checkCells(tag, cells, via) {
     if (via === 'renderer') check(`${tag}: Animator drawn by the plotly renderer`, anim.byRenderer, anim);
     if (via === 'html') check(`${tag}: Animator drawn by the text/html fallback`, anim.byHtml, anim);
   }
-
-  const g = cells[EXPECT.progress.cell];
-  check(`${tag}: progress cell has ONE output with the final line`,
-    g.outputs === 1 && g.progress.length === 1 && EXPECT.progress.text.test(g.progress[0]), { outputs: g.outputs, progress: g.progress });
 
   const im = cells[EXPECT.images.cell];
   check(`${tag}: image grid shows ${EXPECT.images.count} decoded, visible images`,
@@ -157,9 +154,6 @@ function checkExecutedNotebook(file) {
   const own = htmls.map((h) => h.replace(/<script>\/\* plotly\.js [\s\S]*?<\/script>/, ''));
   check(`${tag}: no output loads anything from the network`,
     own.every((h) => !/<(script|link|img)\b[^>]*\b(src|href)=["']?(https?:)?\/\//i.test(h)), own.map((h) => h.slice(0, 200)));
-  const prog = code[EXPECT.progress.cell].outputs;
-  check(`${tag}: progress cell kept ONE output with the final line`,
-    prog.length === 1 && EXPECT.progress.text.test(text(prog[0].data?.['text/plain'])), prog.map((o) => text(o.data?.['text/plain'])));
   const img = code[EXPECT.images.cell].outputs[0]?.data;
   if (check(`${tag}: image grid bundle has image/png, text/html, text/plain`, img && ['image/png', 'text/html', 'text/plain'].every((k) => k in img))) {
     const { PNG } = require('pngjs');
@@ -208,7 +202,7 @@ async function nbconvertStage(ws, browser) {
 
 /** A page where a figure comes before the output carrying plotly.js: its script must wait for window.Plotly. */
 async function outOfOrderStage(browser) {
-  const plotMod = require(path.join(ROOT, 'dist', 'lib', 'plot.js'));
+  const plotMod = require(path.join(ROOT, 'dist', 'lib', 'display', 'plot.js'));
   plotMod.resetPlotlyInline();
   const carrier = plotMod.plot([1, 2, 3], [1, 4, 9], { legend: ['carrier'] })[MIMEBUNDLE]()['text/html'];
   const later = plotMod.plot([1, 2, 3], [[3, 2, 1], [1, 2, 3]], { legend: ['a', 'b'] })[MIMEBUNDLE]()['text/html'];
@@ -225,6 +219,50 @@ async function outOfOrderStage(browser) {
     cells[0]?.plots[0]?.svg && cells[0].plots[0].traces === 2, cells[0]?.plots);
   check('out-of-order: the carrier is drawn', cells[1]?.plots[0]?.svg && cells[1].plots[0].traces === 1, cells[1]?.plots);
   check('out-of-order: no page errors, no requests', errors.length === 0 && browser.network.blocked.length === 0, [...errors, ...browser.network.blocked]);
+  await page.close();
+}
+
+/**
+ * The lessons report's built-in renderer (what `d2l-ts lessons` uses when nbconvert is absent): lecture 05's page,
+ * opened from file://, must show its markdown rendered and its formulas as MathML drawn by the browser, with
+ * nothing fetched.
+ */
+async function reportStage(browser) {
+  const tag = 'lessons report (built-in renderer)';
+  const out = path.join(WORK, 'lessons');
+  fs.rmSync(out, { recursive: true, force: true });
+  const r = await run(process.execPath, [path.join(ROOT, 'bin', 'd2l-ts.js'), 'lessons', '--report', 'builtin', '--schedule', 'short', '--out', out, '05'],
+    { timeoutMs: 300_000 });
+  if (!check(`${tag}: d2l-ts lessons --report builtin --schedule short 05 passes`, r.code === 0 && /pages rendered by builtin/.test(r.out), r.out.slice(-2000))) return;
+  browser.network.blocked.length = 0;
+  const { page, errors } = await newPage(browser, tag);
+  await page.goto(`file://${path.join(out, '05-linear-algebra.html')}`);
+  const seen = await page.evaluate(() => {
+    const md = [...document.querySelectorAll('.md')];
+    const math = [...document.querySelectorAll('.md math')];
+    // The prose of markdown cells, without code and formulas: what must not show markdown or TeX source.
+    const prose = md.map((e) => {
+      const c = e.cloneNode(true);
+      for (const x of c.querySelectorAll('code, pre, math')) x.remove();
+      return c.textContent;
+    });
+    return {
+      cells: md.length,
+      headings: document.querySelectorAll('.md h1, .md h2').length,
+      strong: document.querySelectorAll('.md strong').length,
+      code: document.querySelectorAll('.md code').length,
+      math: math.length,
+      display: document.querySelectorAll('.md math[display="block"]').length,
+      drawn: math.filter((m) => m.getBoundingClientRect().width > 0 && m.getBoundingClientRect().height > 0).length,
+      raw: prose.filter((t) => /\*\*|\$\$|\\[A-Za-z]+/.test(t)).map((t) => t.slice(0, 200)),
+    };
+  });
+  check(`${tag}: markdown cells rendered (headings, bold, code)`,
+    seen.cells > 10 && seen.headings >= 5 && seen.strong >= 1 && seen.code >= 5, seen);
+  check(`${tag}: formulas are MathML laid out by the browser`, seen.math >= 10 && seen.drawn === seen.math, seen);
+  check(`${tag}: no raw **, $$ or TeX left in markdown prose`, seen.raw.length === 0, seen.raw);
+  check(`${tag}: no page errors, no requests`, errors.length === 0 && browser.network.blocked.length === 0, [...errors, ...browser.network.blocked]);
+  await page.screenshot({ path: path.join(OUT, 'browser-report.png'), fullPage: false });
   await page.close();
 }
 
@@ -329,9 +367,9 @@ async function main() {
   // Preflight: the fixture calls d2l.plot etc. through the built package.
   let lib;
   try { lib = require(path.join(ROOT, 'dist', 'lib', 'index.js')); } catch (e) { lib = {}; }
-  const missing = ['plot', 'Animator', 'Progress', 'showImages'].filter((k) => typeof lib[k] !== 'function');
-  if (!check('build: dist/lib/index.js exports plot, Animator, Progress, showImages', missing.length === 0,
-    `missing ${missing.join(', ')}: run \`npm run build\`; lib/index.ts needs export * from './plot', './animator', './progress', './images'`)) {
+  const missing = ['plot', 'Animator', 'showImages'].filter((k) => typeof lib[k] !== 'function');
+  if (!check('build: dist/lib/index.js exports plot, Animator, showImages', missing.length === 0,
+    `missing ${missing.join(', ')}: run \`npm run build\`; lib/index.ts needs to export them from './display/…'`)) {
     console.log(`\n${results.passed} passed, ${results.failed} failed`);
     process.exit(1);
   }
@@ -348,6 +386,7 @@ async function main() {
       await stage('nbconvert --execute → --to html → Chromium (file://, offline)', () => nbconvertStage(ws, browser));
       await stage('html fallback: a figure before the output that carries plotly.js', () => outOfOrderStage(browser));
     }
+    if (on('report')) await stage('lessons report, built-in renderer → Chromium (file://, offline)', () => reportStage(browser));
     // Both servers start at once (with and without the plotly renderer).
     let lab = null, labHtml = null;
     if (on('lab') || on('notebook7') || on('lab-html')) {

@@ -1,7 +1,7 @@
 """Conformance of the installed d2l-ts kernelspec with the Jupyter protocol, via jupyter_kernel_test.
 
 Run with Debian's python (the package is not on PyPI's local index):
-    /usr/bin/python3 tests/jupyter/test_conformance.py
+    /usr/bin/python3 tests/conformance/test_conformance.py
 """
 import unittest
 

@@ -1,14 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as fs from 'fs';
 import * as path from 'path';
-import {
-  KernelClient,
-  KernelError,
-  OutputTracker,
-  coalesceStreams,
-  toNotebookOutputs,
-  type IopubLike,
-} from '../../jupyter/client';
+import { KernelClient, KernelError } from '../../jupyter/client';
+import { OutputTracker, coalesceStreams, executeCell, toNotebookOutputs, type IopubLike } from '../../runner/outputs';
 
 const ROOT = path.resolve(__dirname, '../..');
 
@@ -248,7 +242,7 @@ describe('KernelClient against a scripted fake kernel', () => {
       ['display_data', { data: { 'text/plain': 'p1' }, metadata: {}, transient: { display_id: 'bar' } }],
       ['execute_result', { execution_count: 99, data: { 'text/plain': '3' }, metadata: {} }],
     ];
-    const r = await client.execute(JSON.stringify(script), { onIopub: (msg) => seen.push(msg.header.msg_type) });
+    const r = await executeCell(client, JSON.stringify(script), { onIopub: (msg) => seen.push(msg.header.msg_type) });
     expect(r.reply.content.status).toBe('ok');
     expect(r.executionCount).toBe(99);
     expect(r.outputs).toEqual([
@@ -261,7 +255,8 @@ describe('KernelClient against a scripted fake kernel', () => {
     expect(r.messages.map((x) => x.header.msg_type)).toEqual(seen);
 
     // A later execute updates the earlier display.
-    const r2 = await client.execute(
+    const r2 = await executeCell(
+      client,
       JSON.stringify([['update_display_data', { data: { 'text/plain': 'p2' }, metadata: {}, transient: { display_id: 'bar' } }]]),
     );
     expect(r2.outputs).toEqual([]);
@@ -270,7 +265,7 @@ describe('KernelClient against a scripted fake kernel', () => {
   });
 
   it('drops wrongly signed messages from the kernel', async () => {
-    const r = await client.execute('badsig');
+    const r = await executeCell(client, 'badsig');
     expect(r.outputs).toEqual([{ output_type: 'stream', name: 'stdout', text: 'real\n' }]);
     expect(client.protocolErrors.map((e) => e.message)).toEqual(['iopub: invalid signature on a message']);
     client.protocolErrors.length = 0;
@@ -279,7 +274,7 @@ describe('KernelClient against a scripted fake kernel', () => {
   it('sendRaw sends frames untouched (a wrong signature is rejected by the kernel)', async () => {
     const { frames } = client.encode('kernel_info_request', {}, { signature: '0'.repeat(64) });
     await client.sendRaw('shell', frames);
-    const r = await client.execute('badcount');
+    const r = await executeCell(client, 'badcount');
     expect(r.outputs).toEqual([{ output_type: 'stream', name: 'stdout', text: '1' }]);
   });
 
@@ -380,18 +375,18 @@ describe('KernelClient against stock tslab', () => {
   });
 
   it('streams console.log', async () => {
-    const r = await client.execute("console.log('hi')", { timeoutMs: 60000 });
+    const r = await executeCell(client, "console.log('hi')", { timeoutMs: 60000 });
     expect(r.reply.content.status).toBe('ok');
     expect(r.outputs).toEqual([{ output_type: 'stream', name: 'stdout', text: 'hi\n' }]);
   }, 70000);
 
   it('prints the value of an expression to stdout (stock bug: no execute_result)', async () => {
-    const r = await client.execute('1+2', { timeoutMs: 60000 });
+    const r = await executeCell(client, '1+2', { timeoutMs: 60000 });
     expect(r.outputs).toEqual([{ output_type: 'stream', name: 'stdout', text: '3\n' }]);
   }, 70000);
 
   it('reports errors in the reply without rejecting', async () => {
-    const r = await client.execute('throw new Error("boom")', { timeoutMs: 60000 });
+    const r = await executeCell(client, 'throw new Error("boom")', { timeoutMs: 60000 });
     expect(r.reply.content.status).toBe('error');
     expect(JSON.stringify(r.outputs)).toContain('boom');
   }, 70000);

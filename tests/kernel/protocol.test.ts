@@ -4,6 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as path from 'path';
 import { KernelClient, JupyterMessage } from '../../jupyter/client';
+import { executeCell } from '../../runner/outputs';
 
 const ROOT = path.resolve(__dirname, '../..');
 const ARGV = [process.execPath, path.join(ROOT, 'bin', 'd2l-ts.js'), 'kernel', '{connection_file}'];
@@ -25,30 +26,30 @@ describe('d2l-ts kernel over the Jupyter protocol', () => {
   });
 
   it('sends the last expression as execute_result with execution_count', async () => {
-    const r = await kc.execute('const six = 6\nsix * 7');
+    const r = await executeCell(kc, 'const six = 6\nsix * 7');
     expect(r.reply.content.status).toBe('ok');
     const res = r.outputs.find((o) => o.output_type === 'execute_result') as any;
     expect(res.data['text/plain']).toBe('42');
     expect(res.execution_count).toBe(r.reply.content.execution_count);
     expect(r.messages.some((m) => m.header.msg_type === 'execute_input' && m.content.code.includes('six * 7'))).toBe(true);
     // undefined shows nothing
-    expect((await kc.execute('let nothing: undefined = undefined\nnothing')).outputs).toEqual([]);
+    expect((await executeCell(kc, 'let nothing: undefined = undefined\nnothing')).outputs).toEqual([]);
   });
 
   it('prints tfjs tensors like PyTorch, with an HTML table', async () => {
-    const r = await kc.execute("import * as tf from '@tensorflow/tfjs'\nawait tf.setBackend('cpu')\ntf.range(0, 6).reshape([2, 3])");
+    const r = await executeCell(kc, "import * as tf from '@tensorflow/tfjs'\nawait tf.setBackend('cpu')\ntf.range(0, 6).reshape([2, 3])");
     const res = r.outputs.find((o) => o.output_type === 'execute_result') as any;
     expect(res.data['text/plain']).toBe('tensor([[0., 1., 2.],\n        [3., 4., 5.]])');
     expect(res.data['text/html']).toContain('<table');
   }, 30000);
 
   it('uses the rich-display method of an object', async () => {
-    const r = await kc.execute("({ [Symbol.for('jupyter.mimebundle')]: () => ({ 'text/html': '<b>rich</b>', 'text/plain': 'rich' }) })");
+    const r = await executeCell(kc, "({ [Symbol.for('jupyter.mimebundle')]: () => ({ 'text/html': '<b>rich</b>', 'text/plain': 'rich' }) })");
     expect((r.outputs[0] as any).data).toEqual({ 'text/html': '<b>rich</b>', 'text/plain': 'rich' });
   });
 
   it('display() returns a handle whose update rewrites the same output', async () => {
-    const r = await kc.execute("const h = display('first')\nh.update('second')\nconsole.log(h.displayId.length > 0)");
+    const r = await executeCell(kc, "const h = display('first')\nh.update('second')\nconsole.log(h.displayId.length > 0)");
     const disp = r.messages.filter((m) => m.header.msg_type === 'display_data');
     const upd = r.messages.filter((m) => m.header.msg_type === 'update_display_data');
     expect(disp).toHaveLength(1);
@@ -56,13 +57,13 @@ describe('d2l-ts kernel over the Jupyter protocol', () => {
     expect(upd[0].content.transient.display_id).toBe(disp[0].content.transient.display_id);
     expect((r.outputs[0] as any).data['text/plain']).toBe("'second'");
     // a later cell can update it too (the live-plot case)
-    await kc.execute("h.update('third')");
+    await executeCell(kc, "h.update('third')");
     expect((r.outputs[0] as any).data['text/plain']).toBe("'third'");
   });
 
   it('reports runtime errors with ename, evalue and cell/line frames, and keeps state', async () => {
-    await kc.execute('const kept = 5');
-    const r = await kc.execute("const a = 1\nthrow new RangeError('out of range ' + a)");
+    await executeCell(kc, 'const kept = 5');
+    const r = await executeCell(kc, "const a = 1\nthrow new RangeError('out of range ' + a)");
     expect(r.reply.content).toMatchObject({ status: 'error', ename: 'RangeError', evalue: 'out of range 1' });
     const err = r.outputs.find((o) => o.output_type === 'error') as any;
     expect(err.ename).toBe('RangeError');
@@ -70,24 +71,24 @@ describe('d2l-ts kernel over the Jupyter protocol', () => {
     expect(tb).toContain(`Cell In[${r.reply.content.execution_count}], line 2`);
     expect(tb).not.toMatch(/tslab[\\/]dist|node:internal|evalmachine/);
     // the next cell, sent the moment the error reply arrived, runs (no 200 ms abort as in stock tslab)
-    const next = await kc.execute('kept + 1');
+    const next = await executeCell(kc, 'kept + 1');
     expect(next.reply.content.status).toBe('ok');
     expect(text(next.outputs)).toBe('6');
   });
 
   it('names the defining cell and line for errors inside earlier functions, and keeps tfjs shape messages', async () => {
-    const def = await kc.execute('function boom(n: number) {\n  if (n > 0) {\n    throw new TypeError(`bad ${n}`)\n  }\n}');
-    const r = await kc.execute('boom(3)');
+    const def = await executeCell(kc, 'function boom(n: number) {\n  if (n > 0) {\n    throw new TypeError(`bad ${n}`)\n  }\n}');
+    const r = await executeCell(kc, 'boom(3)');
     const tb = r.reply.content.traceback.join('\n');
     expect(tb).toContain(`Cell In[${def.reply.content.execution_count}], line 3, in boom`);
     expect(tb).toContain(`Cell In[${r.reply.content.execution_count}], line 1`);
-    const shape = await kc.execute('tf.ones([2, 3]).matMul(tf.ones([2, 3]))');
+    const shape = await executeCell(kc, 'tf.ones([2, 3]).matMul(tf.ones([2, 3]))');
     expect(shape.reply.content.ename).toBe('Error');
     expect(shape.reply.content.evalue).toMatch(/inner shapes \(3\) and \(2\)/);
   });
 
   it('reports TypeScript diagnostics as CompileError with line:col', async () => {
-    const r = await kc.execute("let ok = 1\nconst bad: number = 'a'");
+    const r = await executeCell(kc, "let ok = 1\nconst bad: number = 'a'");
     expect(r.reply.content.ename).toBe('CompileError');
     expect(r.reply.content.evalue).toContain("line 2:7 - Type 'string' is not assignable to type 'number'");
     expect(r.reply.content.traceback.join('\n')).toMatch(/Cell In\[\d+\], line 2, col 7/);
@@ -96,7 +97,7 @@ describe('d2l-ts kernel over the Jupyter protocol', () => {
   it('streams console output while a cell runs', async () => {
     const times: Record<string, number> = {};
     const t0 = Date.now();
-    const r = await kc.execute("console.log('early')\nawait new Promise((r) => setTimeout(r, 600))\nconsole.error('late')", {
+    const r = await executeCell(kc, "console.log('early')\nawait new Promise((r) => setTimeout(r, 600))\nconsole.error('late')", {
       onIopub: (m) => {
         if (m.header.msg_type === 'stream') times[m.content.text.trim()] = Date.now() - t0;
         if (m.header.msg_type === 'status' && m.content.execution_state === 'idle') times.idle = Date.now() - t0;
@@ -107,17 +108,17 @@ describe('d2l-ts kernel over the Jupyter protocol', () => {
   });
 
   it('aborts only requests already queued when an error happens (stop_on_error)', async () => {
-    const failing = kc.execute("await new Promise((r) => setTimeout(r, 300))\nthrow new Error('first fails')");
-    const queued = kc.execute("'never runs'");
-    const independent = kc.execute("'runs anyway'", { stopOnError: false });
+    const failing = executeCell(kc, "await new Promise((r) => setTimeout(r, 300))\nthrow new Error('first fails')");
+    const queued = executeCell(kc, "'never runs'");
+    const independent = executeCell(kc, "'runs anyway'", { stopOnError: false });
     expect((await failing).reply.content.status).toBe('error');
     expect((await queued).reply.content.status).toBe('aborted');
     expect(text((await independent).outputs)).toBe("'runs anyway'");
   });
 
   it('stops an async loop on interrupt_request within 1 s, keeping earlier variables', async () => {
-    await kc.execute('let ticks = 0');
-    const loop = kc.execute('while (true) {\n  ticks++\n  await new Promise((r) => setTimeout(r, 5))\n}');
+    await executeCell(kc, 'let ticks = 0');
+    const loop = executeCell(kc, 'while (true) {\n  ticks++\n  await new Promise((r) => setTimeout(r, 5))\n}');
     await new Promise((r) => setTimeout(r, 500));
     const t0 = Date.now();
     const ir = await kc.interrupt();
@@ -125,21 +126,21 @@ describe('d2l-ts kernel over the Jupyter protocol', () => {
     const r = await loop;
     expect(Date.now() - t0).toBeLessThan(1000);
     expect(r.reply.content.ename).toBe('KeyboardInterrupt');
-    const a = Number(text((await kc.execute('ticks')).outputs));
+    const a = Number(text((await executeCell(kc, 'ticks')).outputs));
     await new Promise((r) => setTimeout(r, 200));
-    const b = Number(text((await kc.execute('ticks')).outputs));
+    const b = Number(text((await executeCell(kc, 'ticks')).outputs));
     expect(a).toBeGreaterThan(0);
     expect(b).toBe(a); // the loop really stopped
-    expect(text((await kc.execute('kept')).outputs)).toBe('5');
+    expect(text((await executeCell(kc, 'kept')).outputs)).toBe('5');
   });
 
   it('stops a synchronous infinite loop on SIGINT (interrupt_mode signal)', async () => {
-    const loop = kc.execute('let spins = 0\nwhile (true) { spins++ }');
+    const loop = executeCell(kc, 'let spins = 0\nwhile (true) { spins++ }');
     await new Promise((r) => setTimeout(r, 500));
     kc.signalInterrupt();
     const r = await loop;
     expect(r.reply.content.ename).toBe('KeyboardInterrupt');
-    expect(text((await kc.execute('kept * 2')).outputs)).toBe('10');
+    expect(text((await executeCell(kc, 'kept * 2')).outputs)).toBe('10');
   });
 
   it('rejects wrongly signed and unsigned messages and stays alive', async () => {
@@ -153,15 +154,15 @@ describe('d2l-ts kernel over the Jupyter protocol', () => {
       expect(seen).toBe(false);
     }
     expect(await kc.heartbeat()).toBe(true);
-    expect(text((await kc.execute('1 + 1')).outputs)).toBe('2');
+    expect(text((await executeCell(kc, '1 + 1')).outputs)).toBe('2');
   });
 
   it('survives an unhandled rejection and a throw in a timer callback', async () => {
-    const r = await kc.execute("Promise.reject(new Error('nobody listens'));\nsetTimeout(() => { throw new RangeError('late throw') }, 0);\nawait new Promise((r) => setTimeout(r, 100))");
+    const r = await executeCell(kc, "Promise.reject(new Error('nobody listens'));\nsetTimeout(() => { throw new RangeError('late throw') }, 0);\nawait new Promise((r) => setTimeout(r, 100))");
     const err = r.outputs.filter((o: any) => o.name === 'stderr').map((o: any) => o.text).join('');
     expect(err).toContain('Unhandled promise rejection: Error: nobody listens');
     expect(err).toContain('Uncaught exception: RangeError: late throw');
-    expect(text((await kc.execute('kept')).outputs)).toBe('5');
+    expect(text((await executeCell(kc, 'kept')).outputs)).toBe('5');
   });
 
   it('answers complete, inspect, is_complete, history and comm_info', async () => {

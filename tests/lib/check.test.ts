@@ -1,18 +1,16 @@
 /**
  * Regression checks: `d2l.check` (lib/check.ts) emits the documented marker, and the golden checker
- * (tests/jupyter/check-golden.js, shared by the lessons runner and .ci/run) judges synthetic executed notebooks:
+ * (runner/golden.ts, shared by the lessons runner and .ci/run) judges synthetic executed notebooks:
  * values in and out of their bands, missing checks, missing output kinds, plot trace counting.
  */
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import * as fs from 'fs';
 import * as path from 'path';
-import { createRequire } from 'module';
 import * as tf from '@tensorflow/tfjs';
 import { CHECK_MIME, check, checkBundle, formatCheckValue, numEpochs, runSchedule } from '../../lib/check';
+import * as golden from '../../runner/golden';
+import * as notebook from '../../runner/notebook';
 
-const requireCjs = createRequire(__filename);
-const golden = requireCjs('../jupyter/check-golden.js');
-const notebook = requireCjs('../../scripts/lessons/notebook.js');
 const ROOT = path.resolve(__dirname, '../..');
 const MIMEBUNDLE = Symbol.for('jupyter.mimebundle');
 

@@ -1,23 +1,43 @@
 /**
- * `npm run lessons` executes notebooks through the kernel over the protocol and checks them against their golden
- * files with tests/jupyter/check-golden.js, the checker .ci/run applies to nbconvert's output, so both clients
- * must agree.
+ * `d2l-ts lessons` (`npm run lessons`) executes notebooks through the kernel over the protocol and checks them
+ * against their golden files with runner/golden.ts, the checker .ci/run applies to nbconvert's output
+ * (`d2l-ts check-golden`), so both clients must agree. The command runs from dist/, built first when stale.
  *
  * `npm test` runs the fast lecture notebooks (golden `"fast": true`) with the short schedule;
  * `D2L_LESSONS=all` (`npm run test:lessons`) runs every notebook (D2L_SCHEDULE picks the schedule, default short).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFile, execFileSync, spawnSync } from 'child_process';
-import { createRequire } from 'module';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import { codeCells, readNotebook, validateNotebook } from '../../runner/notebook';
 
 const ROOT = path.resolve(__dirname, '../..');
-const requireCjs = createRequire(__filename);
-const { validateNotebook, readNotebook, codeCells } = requireCjs('../../scripts/lessons/notebook.js');
+const D2L = 'bin/d2l-ts.js';
+
+/** The newest modification time under `dir` of files ending in `ext`. */
+function newest(dir: string, ext: string): number {
+  let t = 0;
+  for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+    const p = path.join(dir, e.name);
+    if (e.isDirectory()) t = Math.max(t, newest(p, ext));
+    else if (e.name.endsWith(ext)) t = Math.max(t, fs.statSync(p).mtimeMs);
+  }
+  return t;
+}
+
+/** `d2l-ts lessons` runs dist/runner/cli.js and the kernel from dist/: build when dist/ is missing or stale. */
+beforeAll(() => {
+  const built = path.join(ROOT, 'dist', 'runner', 'cli.js');
+  const sources = Math.max(...['common', 'jupyter', 'kernel', 'lib', 'runner'].map((d) => newest(path.join(ROOT, d), '.ts')));
+  if (!fs.existsSync(built) || fs.statSync(built).mtimeMs < sources) {
+    execFileSync('npm', ['run', 'build'], { cwd: ROOT, stdio: 'ignore', timeout: 300000 });
+  }
+}, 310000);
+
 const runner = (args: string[], opts: { timeout?: number; env?: NodeJS.ProcessEnv } = {}) =>
-  spawnSync(process.execPath, ['scripts/run-notebooks.js', ...args], {
+  spawnSync(process.execPath, [D2L, 'lessons', ...args], {
     cwd: ROOT,
     encoding: 'utf8',
     timeout: opts.timeout ?? 120000,
@@ -33,7 +53,7 @@ describe('lessons runner', () => {
     const run = runner(['--dir', 'tests/fixtures', '--out', out, '--report', 'none', 'smoke']);
     expect(run.stdout).toContain('1 passed, 0 failed');
     expect(run.status).toBe(0);
-    const check = execFileSync(process.execPath, ['tests/jupyter/check-smoke.js', path.join(out, 'smoke.ipynb')], { cwd: ROOT, encoding: 'utf8' });
+    const check = execFileSync(process.execPath, ['tests/conformance/check-smoke.js', path.join(out, 'smoke.ipynb')], { cwd: ROOT, encoding: 'utf8' });
     expect(check).toContain('7 passed, 0 failed');
   }, 60000);
 
@@ -82,7 +102,7 @@ describe(`lecture notebooks (${ALL ? 'all' : 'fast'}, schedule ${SCHEDULE})`, ()
     // vitest's worker stays responsive during a run of several minutes.
     const names = selected.map((f) => f.replace(/\.ipynb$/, ''));
     run = await new Promise((resolve) => {
-      execFile(process.execPath, ['scripts/run-notebooks.js', '--schedule', SCHEDULE, '--out', out, ...names],
+      execFile(process.execPath, [D2L, 'lessons', '--schedule', SCHEDULE, '--out', out, ...names],
         { cwd: ROOT, encoding: 'utf8', timeout: budget, maxBuffer: 64 << 20, env: { ...process.env, FORCE_COLOR: '0' } },
         (err, stdout, stderr) => resolve({ status: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr }));
     });
@@ -144,7 +164,7 @@ describe('golden checks through the runner', () => {
     );
     expect(run.stdout).toContain('0 passed, 1 failed');
     // The CLI .ci/run uses says the same about the same file.
-    const cli = spawnSync(process.execPath, ['tests/jupyter/check-golden.js', path.join(out, 'broken-05-linear-algebra.ipynb')], { cwd: ROOT, encoding: 'utf8' });
+    const cli = spawnSync(process.execPath, [D2L, 'check-golden', path.join(out, 'broken-05-linear-algebra.ipynb')], { cwd: ROOT, encoding: 'utf8' });
     expect(cli.status).toBe(1);
     expect(cli.stdout).toContain('FAIL execute_result in c35: text = "tensor(190.)"');
     expect(cli.stdout).toMatch(/: \d+ passed, [1-9]\d* failed\n$/);
@@ -161,7 +181,8 @@ describe('golden checks through the runner', () => {
         cell('fig', `display({ [Symbol.for('jupyter.mimebundle')]: () => ({ 'application/vnd.plotly.v1+json': ${fig}, 'text/html': '<b>fallback</b>', 'text/plain': 'Figure' }) });`),
         cell('acc', "check('test_acc', 0.5 + epochs * 0.1)"),
       ])));
-      fs.writeFileSync(path.join(dir, 'b-other.ipynb'), JSON.stringify(nb([cell('x', '1 + 1')])));
+      const markdown = { id: 'md', cell_type: 'markdown', metadata: {}, source: '## Notes\n\nA **bold** `code` word, $x^2$ and\n$$\\sum_i a_i$$' };
+      fs.writeFileSync(path.join(dir, 'b-other.ipynb'), JSON.stringify(nb([markdown, cell('x', '1 + 1')])));
       const goldenDir = path.join(dir, 'golden');
       fs.mkdirSync(goldenDir);
       const writeGolden = (acc: object) => fs.writeFileSync(path.join(goldenDir, 'a-train.json'), JSON.stringify({
@@ -178,9 +199,15 @@ describe('golden checks through the runner', () => {
       expect(index.match(/<section class="notebook"/g)?.length).toBe(2);
       expect(index).toContain('<code>test_acc = 0.7</code> <span class="muted">== 0.7 ± 1e-9</span>');
       const page = fs.readFileSync(path.join(dir, 'out', 'a-train.html'), 'utf8');
-      expect(page.split('window.__d2lDefine = window.define').length - 1).toBe(1); // plotly inlined once
+      expect(page.split('inlined by d2l-ts */').length - 1).toBe(1); // plotly inlined once
       expect(page).toContain('Plotly.newPlot(el, f.data, f.layout, f.config)');
       expect(page).not.toContain('<b>fallback</b>');
+      // The built-in renderer renders markdown, and TeX as MathML.
+      const other = fs.readFileSync(path.join(dir, 'out', 'b-other.html'), 'utf8');
+      expect(other).toContain('<h2>Notes</h2>');
+      expect(other).toContain('A <strong>bold</strong> <code>code</code> word, <math>');
+      expect(other).toContain('<math display="block"');
+      expect(other).not.toMatch(/\*\*|\$/);
 
       writeGolden({ min: 0.9, short: { min: 0.8 } }); // out of band now
       const bad = runner([...args, 'a-']);

@@ -1,5 +1,5 @@
 /**
- * lib/animator.ts: one display, then throttled updates of the same display id (a fake globalThis.display
+ * lib/display/animator.ts: one display, then throttled updates of the same display id (a fake globalThis.display
  * stands in for the kernel's), the final state sent by finish(), and plain data collection outside a kernel.
  */
 import { afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';

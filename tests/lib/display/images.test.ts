@@ -1,5 +1,5 @@
 /**
- * lib/images.ts: showImages makes a decodable grid PNG of the right size and pixels, an HTML caption grid,
+ * lib/display/images.ts: showImages makes a decodable grid PNG of the right size and pixels, an HTML caption grid,
  * accepts d2l's tensor layouts and value ranges, and says what is wrong with bad input.
  */
 import { beforeAll, describe, expect, it } from 'vitest';

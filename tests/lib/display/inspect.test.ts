@@ -1,5 +1,5 @@
 /**
- * lib/inspect.ts: console.log(tensor) reads like PyTorch from the first import of the lib on.
+ * lib/display/inspect.ts: console.log(tensor) reads like PyTorch from the first import of the lib on.
  */
 import { describe, expect, it } from 'vitest';
 import { inspect } from 'util';

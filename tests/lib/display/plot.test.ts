@@ -1,5 +1,5 @@
 /**
- * lib/plot.ts: d2l's `plot` semantics, the plotly JSON (traces, axis types, log scale), the text/html fallback
+ * lib/display/plot.ts: d2l's `plot` semantics, the plotly JSON (traces, axis types, log scale), the text/html fallback
  * with plotly.js inlined once per kernel process, and fmts.
  */
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';

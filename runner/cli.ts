@@ -1,24 +1,25 @@
-#!/usr/bin/env node
-// `npm run lessons [-- NAME...] [options]`: executes lecture notebooks through the d2l-ts kernel over the
-// Jupyter protocol (the path Jupyter uses), cell by cell with a fresh kernel per notebook, checks each executed
-// notebook against its golden file (tests/jupyter/check-golden.js, the checker .ci/run uses on nbconvert's
-// output), and writes out/<name>.ipynb, out/<name>.html and out/index.html (summary table + one section per
-// notebook). Exit code 1 when a cell fails or a checked value leaves its band; the message names notebook,
-// cell and value. Ctrl-C interrupts the running cell and ends the run after that notebook; twice aborts.
-//
-// Modules: scripts/lessons/execute.js (running a notebook like nbclient), notebook.js (nbformat read/write/
-// validate), progress.js (progress on stderr), report.js (HTML).
-'use strict';
-const fs = require('fs');
-const path = require('path');
-const { readNotebook, writeNotebook, notebookName } = require('./lessons/notebook');
-const { executeNotebook } = require('./lessons/execute');
-const { Progress, fmt } = require('./lessons/progress');
-const { renderPages, writeIndex } = require('./lessons/report');
-const golden = require('../tests/jupyter/check-golden');
+/**
+ * `d2l-ts lessons [NAME...] [options]` (`npm run lessons`): executes lecture notebooks through the d2l-ts
+ * kernel over the Jupyter protocol (the path Jupyter uses), cell by cell with a fresh kernel per notebook, checks
+ * each executed notebook against its golden file (runner/golden.ts, the checker .ci/run uses on nbconvert's
+ * output), and writes out/<name>.ipynb, out/<name>.html and out/index.html (summary table + one section per
+ * notebook). Exit code 1 when a cell fails or a checked value leaves its band; the message names notebook,
+ * cell and value. Ctrl-C interrupts the running cell and ends the run after that notebook; twice aborts.
+ *
+ * Modules: execute.ts (running a notebook like nbclient, with outputs.ts), notebook.ts (nbformat read/write/
+ * validate), progress.ts (progress on stderr), report.ts (HTML).
+ * @module
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import { executeNotebook, type NotebookRun, type RunState } from './execute';
+import * as golden from './golden';
+import { notebookName, readNotebook, writeNotebook, type Notebook } from './notebook';
+import { ROOT } from './paths';
+import { fmt, Progress } from './progress';
+import { renderPages, writeIndex, type IndexEntry } from './report';
 
-const ROOT = path.resolve(__dirname, '..');
-const USAGE = `usage: npm run lessons [-- NAME...] [options]
+const USAGE = `usage: d2l-ts lessons [NAME...] [options]      (npm run lessons [-- NAME...] [options])
   NAME              run the notebooks whose file name starts with NAME (\`09\`, \`23-lenet\`); default: all
   --verbose, -v     copy each running cell's streamed output (and check lines) to stderr
   --timeout SEC     per-cell limit in seconds (default 900)
@@ -31,13 +32,26 @@ const USAGE = `usage: npm run lessons [-- NAME...] [options]
   --dir DIR         where the notebooks are (default notebooks/)
   --golden-dir DIR  where the golden files are (default tests/golden)`;
 
-function parseArgs(argv) {
-  const o = {
+interface Options {
+  names: string[];
+  verbose: boolean;
+  timeout: number;
+  fast: boolean;
+  report: string;
+  schedule: string;
+  out: string;
+  dir: string;
+  goldenDir: string;
+  help?: boolean;
+}
+
+function parseArgs(argv: string[]): Options {
+  const o: Options = {
     names: [], verbose: false, timeout: 900, fast: false, report: 'auto',
     schedule: (process.env.D2L_SCHEDULE || 'full').trim().toLowerCase(),
     out: path.join(ROOT, 'out'), dir: path.join(ROOT, 'notebooks'), goldenDir: golden.GOLDEN_DIR,
   };
-  const value = (i, a) => {
+  const value = (i: number, a: string) => {
     if (i >= argv.length) throw new Error(`${a} needs a value`);
     return argv[i];
   };
@@ -62,18 +76,25 @@ function parseArgs(argv) {
   return o;
 }
 
+interface Selected {
+  file: string;
+  name: string;
+  nb: Notebook;
+  golden: { file: string; golden: golden.Golden } | null;
+}
+
 /** The golden file of a notebook (parsed and validated), or null. Throws when it is invalid. */
-function goldenOf(nb, file, opts) {
+function goldenOf(nb: Notebook, file: string, opts: Options): Selected['golden'] {
   const g = golden.goldenPathFor(nb, file, opts.goldenDir);
   return fs.existsSync(g) ? { file: g, golden: golden.loadGolden(g) } : null;
 }
 
 /** Picks the notebooks to run; validates their golden files before anything runs. */
-function selectNotebooks(opts) {
+function selectNotebooks(opts: Options): Selected[] {
   const all = fs.existsSync(opts.dir) ? fs.readdirSync(opts.dir).filter((f) => f.endsWith('.ipynb')).sort() : [];
   const missing = opts.names.filter((n) => !all.some((f) => f.startsWith(n)));
   if (missing.length) throw new Error(`no notebook in ${path.relative(ROOT, opts.dir) || '.'} matches ${missing.join(', ')}`);
-  let chosen = opts.names.length ? all.filter((f) => opts.names.some((n) => f.startsWith(n))) : all;
+  const chosen = opts.names.length ? all.filter((f) => opts.names.some((n) => f.startsWith(n))) : all;
   if (!chosen.length) throw new Error(`no notebooks in ${opts.dir}`);
   const list = chosen.map((f) => {
     const file = path.join(opts.dir, f);
@@ -89,7 +110,7 @@ function selectNotebooks(opts) {
 }
 
 /** out/lessons.json: the latest result of every notebook run into this out dir (the index lists them all). */
-function loadDb(out) {
+function loadDb(out: string): { notebooks: Record<string, IndexEntry> } {
   try {
     return JSON.parse(fs.readFileSync(path.join(out, 'lessons.json'), 'utf8'));
   } catch {
@@ -97,33 +118,55 @@ function loadDb(out) {
   }
 }
 
-async function main() {
-  const opts = parseArgs(process.argv.slice(2));
-  if (opts.help) return console.log(USAGE);
+type Result = IndexEntry & { ms: number; failures: string[]; check: golden.NotebookCheck; nb: Notebook };
+
+/** Runs the notebooks `argv` selects; resolves to the exit code (0, 1, or 130 when interrupted). */
+export async function main(argv: string[]): Promise<number> {
+  try {
+    return await lessons(parseArgs(argv));
+  } catch (e) {
+    console.error(`lessons: ${(e as Error).message}`);
+    return 1;
+  }
+}
+
+async function lessons(opts: Options): Promise<number> {
+  if (opts.help) {
+    console.log(USAGE);
+    return 0;
+  }
   const chosen = selectNotebooks(opts);
-  const state = { kernel: undefined, interrupts: 0, interrupted: false };
-  process.on('SIGINT', () => {
+  const state: RunState = { kernel: undefined, interrupts: 0, interrupted: false };
+  const onSigint = () => {
     if (++state.interrupts > 1 || !state.kernel) { console.error('\nlessons: aborted'); state.kernel?.kill(); process.exit(130); }
     state.interrupted = true;
     console.error('\nlessons: interrupting the running cell; the run ends after this notebook (Ctrl-C again to abort)');
     state.kernel.interrupt().catch(() => state.kernel?.signalInterrupt());
-  });
+  };
+  process.on('SIGINT', onSigint);
+  try {
+    return await runAll(chosen, opts, state);
+  } finally {
+    process.off('SIGINT', onSigint);
+  }
+}
+
+async function runAll(chosen: Selected[], opts: Options, state: RunState): Promise<number> {
   const progress = new Progress({ verbose: opts.verbose });
   fs.mkdirSync(opts.out, { recursive: true });
   const t0 = Date.now();
-  const results = [];
+  const results: Result[] = [];
   for (let i = 0; i < chosen.length && !state.interrupted; i++) {
     const e = chosen[i];
     console.log(`[${i + 1}/${chosen.length}] ${path.basename(e.file)}${opts.schedule === 'short' ? ' (short schedule)' : ''}`);
     progress.notebook(i + 1, chosen.length, e.name);
-    let run;
+    let run: NotebookRun & { crashed?: boolean };
     try {
       run = await executeNotebook(e.nb, path.dirname(e.file), { timeoutSec: opts.timeout, schedule: opts.schedule }, state, progress);
     } catch (err) {
-      run = { ms: 0, error: `the kernel failed: ${err.message}`, crashed: true };
+      run = { ms: 0, error: `the kernel failed: ${(err as Error).message}`, stopped: true, crashed: true };
     }
-    const outFile = path.join(opts.out, `${e.name}.ipynb`);
-    writeNotebook(outFile, e.nb);
+    writeNotebook(path.join(opts.out, `${e.name}.ipynb`), e.nb);
     const check = golden.checkNotebook(e.nb, e.golden?.golden ?? null, { name: e.name, schedule: opts.schedule });
     check.golden = e.golden?.file ?? null;
     const failures = golden.failureMessages(check);
@@ -148,6 +191,7 @@ async function main() {
   }
   fs.writeFileSync(path.join(opts.out, 'lessons.json'), JSON.stringify(db, null, 1) + '\n');
   let reportLine = '';
+  let reportFailed = false;
   if (opts.report !== 'none' && results.length) {
     try {
       const pages = renderPages(results, opts.out, opts.report);
@@ -158,8 +202,8 @@ async function main() {
       const index = writeIndex(entries, opts.out, { renderer: pages.renderer, totalMs, started: new Date(t0).toISOString() });
       reportLine = `report: ${path.relative(process.cwd(), index) || index} (pages rendered by ${pages.renderer})`;
     } catch (err) {
-      reportLine = `report: not written: ${err.message}`;
-      process.exitCode = 1;
+      reportLine = `report: not written: ${(err as Error).message}`;
+      reportFailed = true;
     }
   }
 
@@ -180,9 +224,8 @@ async function main() {
   console.log(`\nexecuted notebooks are in ${path.relative(process.cwd(), opts.out) || '.'}/ (${fmt(totalMs)}, schedule ${opts.schedule})`);
   if (reportLine) console.log(reportLine);
   console.log(`${results.length - failed.length} passed, ${failed.length} failed`);
-  if (state.interrupted) process.exitCode = 130;
-  else if (failed.length) process.exitCode = 1;
-  else process.exitCode ??= 0;
+  if (state.interrupted) return 130;
+  return failed.length || reportFailed ? 1 : 0;
 }
 
-main().catch((e) => { console.error(`lessons: ${e.message}`); process.exit(1); });
+if (require.main === module) main(process.argv.slice(2)).then((code) => { process.exitCode = code; });

@@ -1,53 +1,35 @@
-// The HTML report of `npm run lessons`: out/<name>.html, one page per executed notebook with its outputs, and
-// out/index.html, a summary table (notebook, time, checked values vs bands, pass/fail) plus one section per
-// notebook with every check and the page embedded.
-//
-// Pages are rendered by nbconvert (`jupyter nbconvert --to html`, lab template) when `jupyter` with nbconvert
-// is on PATH or in the checkout's .venv; otherwise by the small fallback renderer below, which shows markdown as
-// text (headings kept), code, text/html, images (png, jpeg, svg), text/plain, streams and errors.
-// Plots: lib/plot.ts outputs carry `application/vnd.plotly.v1+json` and a text/html fallback. For the report both
-// renderers draw the JSON figure with plotly.js from node_modules/plotly.js-dist-min, inlined once per page
-// (offline, self-contained), in the first plot's output; the text/html fallback of plot outputs is
-// not used there.
-'use strict';
-const fs = require('fs');
-const os = require('os');
-const path = require('path');
-const { spawnSync } = require('child_process');
-const { text, writeNotebook, codeCells } = require('./notebook');
-const { fmt } = require('./progress');
+/**
+ * The HTML report of `d2l-ts lessons`: out/<name>.html, one page per executed notebook with its outputs, and
+ * out/index.html, a summary table (notebook, time, checked values vs bands, pass/fail) plus one section per
+ * notebook with every check and the page embedded.
+ *
+ * Pages are rendered by nbconvert (`jupyter nbconvert --to html`, lab template) when `jupyter` with nbconvert
+ * is on PATH or in the checkout's .venv; otherwise by the small built-in renderer below: markdown (with math as
+ * MathML, runner/markdown.ts), code, text/html, images (png, jpeg, svg), text/plain, streams and errors.
+ * Plots: lib figures carry `application/vnd.plotly.v1+json` and a text/html fallback. For the report both
+ * renderers draw the JSON figure with plotly.js inlined once per page (common/plotly.ts: offline,
+ * self-contained), in the first plot's output; the text/html fallback of plot outputs is not used there.
+ * @module
+ */
+import { spawnSync } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { escapeHtml } from '../common/html';
+import { plotlyScriptTag } from '../common/plotly';
+import { fmtNum, type NotebookCheck, type ValueCheck } from './golden-check';
+import { renderMarkdown } from './markdown';
+import { codeCells, plotlyFigure, PLOTLY_MIME, text, writeNotebook, type Notebook } from './notebook';
+import { ROOT } from './paths';
+import { fmt } from './progress';
 
-const ROOT = path.resolve(__dirname, '..', '..');
-const PLOTLY_MIME = 'application/vnd.plotly.v1+json';
-const CHECK_MIME = 'application/vnd.d2l.check+json';
-
-const esc = (s) => String(s).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]);
-const stripAnsi = (s) => String(s).replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '');
+const esc = (s: unknown) => escapeHtml(String(s));
+const stripAnsi = (s: unknown) => String(s).replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '');
 /** JSON that is safe inside a <script> element. */
-const scriptJson = (v) => JSON.stringify(v).replace(/</g, '\\u003c').replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029');
-
-let plotlyTag;
-/** plotly.js inlined, hidden from a page's AMD loader (nbconvert pages load require.js) so it sets window.Plotly. */
-function plotlyScript() {
-  if (plotlyTag === undefined) {
-    const file = require.resolve('plotly.js-dist-min/plotly.min.js', { paths: [ROOT] });
-    const js = fs.readFileSync(file, 'utf8').replace(/<\/(script)/gi, '<\\/$1');
-    plotlyTag =
-      '<script>window.__d2lDefine = window.define; window.define = undefined;</script>\n' +
-      `<script>${js}</script>\n` +
-      '<script>window.define = window.__d2lDefine;</script>';
-  }
-  return plotlyTag;
-}
-
-function figureOf(data) {
-  let fig = data[PLOTLY_MIME];
-  if (typeof fig === 'string') { try { fig = JSON.parse(fig); } catch { fig = {}; } }
-  return fig && typeof fig === 'object' ? fig : {};
-}
+const scriptJson = (v: unknown) => JSON.stringify(v).replace(/</g, '\\u003c').replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029');
 
 /** HTML that draws one plotly figure (plotly itself is inlined once per page). */
-function plotHtml(fig, id) {
+export function plotHtml(fig: ReturnType<typeof plotlyFigure>, id: string): string {
   const f = { data: fig.data ?? [], layout: fig.layout ?? {}, config: { responsive: true, ...(fig.config ?? {}) } };
   return `<div id="${id}" class="d2l-plot" style="min-height:${Number(f.layout.height) || 360}px"></div>\n` +
     `<script>(function () { var f = ${scriptJson(f)}; var el = document.getElementById(${JSON.stringify(id)});\n` +
@@ -57,16 +39,16 @@ function plotHtml(fig, id) {
 /**
  * A copy of an executed notebook prepared for rendering: plot outputs become text/html that draws the figure,
  * and the first one also carries plotly.js (nbconvert's lab template passes output HTML through unchanged but
- * sanitizes raw cells, so the library cannot go into a cell of its own). Returns { nb, plots }.
+ * sanitizes raw cells, so the library cannot go into a cell of its own).
  */
-function prepareForRender(nb, prefix) {
-  const copy = JSON.parse(JSON.stringify(nb));
+export function prepareForRender(nb: Notebook, prefix: string): { nb: Notebook; plots: number } {
+  const copy: Notebook = JSON.parse(JSON.stringify(nb));
   let plots = 0;
   for (const { cell } of codeCells(copy)) {
     for (const o of cell.outputs ?? []) {
       if ((o.output_type === 'display_data' || o.output_type === 'execute_result') && o.data?.[PLOTLY_MIME]) {
-        const html = plotHtml(figureOf(o.data), `${prefix}-plot-${++plots}`);
-        o.data = { 'text/html': plots === 1 ? `${plotlyScript()}\n${html}` : html, 'text/plain': text(o.data['text/plain']) || 'plot' };
+        const html = plotHtml(plotlyFigure(o.data), `${prefix}-plot-${++plots}`);
+        o.data = { 'text/html': plots === 1 ? `${plotlyScriptTag()}\n${html}` : html, 'text/plain': text(o.data['text/plain']) || 'plot' };
         o.metadata = {};
       }
     }
@@ -74,8 +56,8 @@ function prepareForRender(nb, prefix) {
   return { nb: copy, plots };
 }
 
-/** `jupyter` with nbconvert: PATH first, then the checkout's .venv. Returns the command or null. */
-function findNbconvert() {
+/** `jupyter` with nbconvert: PATH first, then the checkout's .venv. */
+export function findNbconvert(): { cmd: string; version: string } | null {
   const candidates = ['jupyter', path.join(ROOT, '.venv', 'bin', 'jupyter')];
   for (const cmd of candidates) {
     const r = spawnSync(cmd, ['nbconvert', '--version'], { encoding: 'utf8', timeout: 60000 });
@@ -85,7 +67,7 @@ function findNbconvert() {
 }
 
 // ---------------------------------------------------------------------------------------------------------
-// Fallback renderer
+// Built-in renderer
 
 const PAGE_CSS = `
 body { font: 15px/1.45 system-ui, sans-serif; max-width: 1100px; margin: 1.5em auto; padding: 0 1em; color: #222; }
@@ -98,23 +80,20 @@ pre.src { background: #f5f5f5; border: 1px solid #e0e0e0; border-radius: 2px; }
 pre.stderr { background: #fdd; }
 pre.error { background: #fdd; color: #900; }
 .md { grid-column: 2; }
-.md p { white-space: pre-wrap; margin: .4em 0; }
+.md p, .md ul, .md ol { margin: .4em 0; }
+.md code { font: 13px monospace; background: #f3f3f3; padding: 0 .2em; border-radius: 2px; }
+.md pre { background: #f5f5f5; }
+.md pre code { background: none; padding: 0; }
+.md table { border-collapse: collapse; }
+.md td, .md th { border: 1px solid #ddd; padding: 2px 8px; }
+.md math { font-family: math; }
+.md math[display="block"] { margin: .5em 0; overflow-x: auto; }
 .output { grid-column: 2; overflow-x: auto; }
 .output table { border-collapse: collapse; font: 12px monospace; }
 .output td, .output th { border: 1px solid #ddd; padding: 1px 5px; text-align: right; }
 `;
 
-function renderMarkdown(src) {
-  // Not a markdown renderer: headings become headings, everything else stays as written.
-  const blocks = src.split(/\n\s*\n/);
-  return blocks.map((b) => {
-    const h = /^(#{1,6})\s+(.*)$/.exec(b.trim());
-    if (h && !b.trim().includes('\n')) return `<h${h[1].length}>${esc(h[2])}</h${h[1].length}>`;
-    return `<p>${esc(b)}</p>`;
-  }).join('\n');
-}
-
-function renderOutput(o) {
+function renderOutput(o: any): string {
   if (o.output_type === 'stream') return `<pre class="stream ${esc(o.name)}">${esc(stripAnsi(text(o.text)))}</pre>`;
   if (o.output_type === 'error') {
     const tb = (o.traceback ?? []).map(stripAnsi).join('\n');
@@ -129,8 +108,8 @@ function renderOutput(o) {
 }
 
 /** A minimal self-contained page for a notebook prepared by prepareForRender. */
-function renderBuiltin(nb, title) {
-  const parts = [];
+export function renderBuiltin(nb: Notebook, title: string): string {
+  const parts: string[] = [];
   for (const cell of nb.cells) {
     if (cell.cell_type === 'raw') continue;
     if (cell.cell_type === 'markdown') {
@@ -146,19 +125,26 @@ function renderBuiltin(nb, title) {
     parts.push('</div>');
   }
   return `<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>${esc(title)}</title><style>${PAGE_CSS}</style></head>\n<body>\n` +
-    `<p class="note">Rendered by the lessons runner's minimal fallback renderer (nbconvert was not found): markdown is shown as written.</p>\n` +
+    `<p class="note">Rendered by the lessons runner's built-in renderer (nbconvert was not found).</p>\n` +
     parts.join('\n') + '\n</body></html>\n';
 }
 
+/** A notebook of this run to render: out/<name>.html. */
+export interface PageEntry {
+  name: string;
+  nb: Notebook;
+}
+
 /**
- * Writes out/<name>.html for each entry ({ name, nb }). renderer: 'auto' | 'nbconvert' | 'builtin'.
- * Returns { renderer: 'nbconvert <version>' | 'builtin', failed: [names rendered by the fallback after nbconvert failed], log }.
+ * Writes out/<name>.html for each entry. renderer: 'auto' | 'nbconvert' | 'builtin'.
+ * Returns which renderer drew the pages (`nbconvert <version>` or `builtin`), the names the built-in renderer
+ * drew after nbconvert failed on them, and nbconvert's output.
  */
-function renderPages(entries, outDir, renderer = 'auto') {
+export function renderPages(entries: PageEntry[], outDir: string, renderer = 'auto'): { renderer: string; failed: string[]; log: string } {
   const nbc = renderer === 'builtin' ? null : findNbconvert();
   if (renderer === 'nbconvert' && !nbc) throw new Error('--report nbconvert: jupyter nbconvert was not found (PATH or .venv/bin)');
   const prepared = entries.map((e) => ({ ...e, render: prepareForRender(e.nb, e.name.replace(/[^A-Za-z0-9_-]/g, '_')).nb }));
-  const fallback = [];
+  const fallback: typeof prepared = [];
   let log = '';
   if (nbc) {
     const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'd2l-report-'));
@@ -171,10 +157,7 @@ function renderPages(entries, outDir, renderer = 'auto') {
       });
       const r = spawnSync(nbc.cmd, ['nbconvert', '--to', 'html', '--output-dir', outDir, ...files], { encoding: 'utf8', timeout: 600000 });
       log = `${r.stdout ?? ''}${r.stderr ?? ''}`;
-      for (const e of prepared) {
-        const html = path.join(outDir, `${e.name}.html`);
-        if (!fs.existsSync(html)) fallback.push(e);
-      }
+      for (const e of prepared) if (!fs.existsSync(path.join(outDir, `${e.name}.html`))) fallback.push(e);
     } finally {
       fs.rmSync(tmp, { recursive: true, force: true });
     }
@@ -203,26 +186,30 @@ iframe { width: 100%; height: 80vh; border: 1px solid #ccc; }
 .muted { color: #777; }
 `;
 
-function checkCell(checks) {
+function checkCell(checks: ValueCheck[]): string {
   if (!checks.length) return '<span class="muted">—</span>';
   return checks.map((c) => {
-    const v = c.value === undefined ? 'missing' : typeof c.value === 'number' ? fmtNum(c.value) : String(c.value);
+    const v = c.value === undefined ? 'missing' : fmtNum(c.value);
     return `<span class="${c.ok ? 'pass' : 'fail'}">${c.ok ? '✓' : '✗'}</span> <code>${esc(c.name)} = ${esc(v)}</code> <span class="muted">${esc(c.band || c.detail || '')}</span>`;
   }).join('<br>');
 }
 
-function fmtNum(v) {
-  if (!Number.isFinite(v)) return String(v);
-  if (Number.isInteger(v)) return String(v);
-  const p = Number(v.toPrecision(6));
-  return (p !== 0 && (Math.abs(p) < 1e-3 || Math.abs(p) >= 1e6) ? p.toExponential() : String(p)).replace('e+', 'e');
+/** One notebook's latest result, as out/lessons.json keeps it. */
+export interface IndexEntry {
+  name: string;
+  ms?: number;
+  ok: boolean;
+  error?: string;
+  check?: NotebookCheck;
+  /** Page and executed notebook, file names in the out dir. */
+  html: string;
+  ipynb: string;
+  ranAt?: string;
+  schedule?: string;
 }
 
-/**
- * Writes out/index.html. entries: [{ name, ms, ok, error?, check (checker result), html (page file name),
- * ipynb (file name), ranAt (ISO), schedule }]. meta: { renderer, schedule, started, totalMs, backend? }.
- */
-function writeIndex(entries, outDir, meta = {}) {
+/** Writes out/index.html; returns its path. */
+export function writeIndex(entries: IndexEntry[], outDir: string, meta: { renderer?: string; started?: string; totalMs?: number } = {}): string {
   const passed = entries.filter((e) => e.ok).length;
   const rows = entries.map((e) => {
     const outs = e.check ? e.check.results.filter((r) => r.kind === 'output') : [];
@@ -261,5 +248,3 @@ ${sections.join('\n')}
   fs.writeFileSync(path.join(outDir, 'index.html'), html);
   return path.join(outDir, 'index.html');
 }
-
-module.exports = { renderPages, writeIndex, prepareForRender, renderBuiltin, findNbconvert, plotlyScript, plotHtml };
