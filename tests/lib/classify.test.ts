@@ -1,11 +1,10 @@
 // lib/classify.ts: lecture 09's softmax, crossEntropy, accuracy (a count), evaluateAccuracy, predictCh3,
 // the concise softmaxCrossEntropy, and lecture 11's evaluateLoss — the book's small examples computed by
 // hand, both kinds of net (function / tfjs model), shape errors, and no leaked tensors.
-process.env.D2L_BACKEND ??= 'cpu';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { useLibBackend, values } from '../helpers/lib-setup';
 import * as tf from '@tensorflow/tfjs';
 import { createRng } from '../../lib/random';
-import { initBackend } from '../../lib/engine/backend';
 import {
   accuracy, correctCount, crossEntropy, evaluateAccuracy, evaluateLoss, predictCh3, softmax, softmaxCrossEntropy,
 } from '../../lib/classify';
@@ -15,16 +14,9 @@ import { squaredLoss } from '../../lib/linear';
 
 import { tensorIter } from '../helpers/tensor-iter';
 
-beforeAll(async () => {
-  await initBackend();
-});
 
-const live: tf.Tensor[] = [];
-afterAll(() => tf.dispose(live));
+const live = useLibBackend();
 
-function values(t: tf.Tensor): number[] {
-  return Array.from(t.dataSync());
-}
 
 
 describe('softmax', () => {

@@ -1,21 +1,16 @@
 // lib/conv.ts: lecture 19's corr2d (the book's examples), lecture 23's evaluateAccuracyGpu and trainCh6
 // (Xavier init, d2l's printed lines, the Animator's 5 points per epoch, no leaked tensors, seeded
 // reproducibility) on a tiny LeNet-shaped net and tiny images.
-process.env.D2L_BACKEND ??= 'cpu';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
+import { useLibBackend } from '../helpers/lib-setup';
 import * as tf from '@tensorflow/tfjs';
 import { Animator } from '../../lib/display/animator';
-import { initBackend } from '../../lib/engine/backend';
 import { corr2d, evaluateAccuracyGpu, trainCh6, xavierInit } from '../../lib/conv';
 import { createRng, nextSeed, seed } from '../../lib/random';
 import { tensorIter } from '../helpers/tensor-iter';
 
-beforeAll(async () => {
-  await initBackend();
-});
 
-const live: tf.Tensor[] = [];
-afterAll(() => tf.dispose(live));
+const live = useLibBackend();
 
 
 describe('corr2d', () => {

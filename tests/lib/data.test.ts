@@ -1,15 +1,12 @@
 // lib/data.ts: syntheticData (lecture 08 scratch) and loadArray / DataIter (lecture 08 concise):
 // shapes, the noise level, the per-epoch seeded shuffle, the last partial batch, tensor ownership
 // (no leaks) and the input errors.
-import { beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { useLibBackend } from '../helpers/lib-setup';
 import * as tf from '@tensorflow/tfjs';
-import { initBackend } from '../../lib/engine/backend';
 import { loadArray, syntheticData, type Batch, type DataIter } from '../../lib/data';
 import { seed } from '../../lib/random';
 
-beforeAll(async () => {
-  await initBackend();
-});
 
 /** Rows of a 2-D tensor as JS arrays. */
 function rows(t: tf.Tensor): number[][] {
@@ -34,6 +31,8 @@ function indexed(n: number): [tf.Tensor2D, tf.Tensor1D] {
   const l = tf.tensor1d(Array.from({ length: n }, (_, i) => i), 'int32');
   return [f, l];
 }
+
+useLibBackend();
 
 describe('syntheticData', () => {
   it('returns X [n, len(w)] and y [n, 1] with y = Xw + b + N(0, 0.01²)', () => {

@@ -1,22 +1,14 @@
 // lib/linear.ts: lecture 08's linreg, squaredLoss and sgd — values computed by hand, the shape and
 // argument errors, no leaked tensors, and the book's scratch training loop reaching the noise floor.
-process.env.D2L_BACKEND ??= 'cpu';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { useLibBackend, values } from '../helpers/lib-setup';
 import * as tf from '@tensorflow/tfjs';
-import { initBackend } from '../../lib/engine/backend';
 import { linreg, sgd, squaredLoss } from '../../lib/linear';
 import { nextSeed, permutation, seed } from '../../lib/random';
 
-beforeAll(async () => {
-  await initBackend();
-});
 
-const live: tf.Tensor[] = [];
-afterAll(() => tf.dispose(live));
+const live = useLibBackend();
 
-function values(t: tf.Tensor): number[] {
-  return Array.from(t.dataSync());
-}
 
 describe('linreg', () => {
   it('computes Xw + b', () => {

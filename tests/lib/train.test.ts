@@ -2,11 +2,10 @@
 // tfjs model) and both kinds of updater (scratch sgd, tf.Optimizer), Accumulator and Timer (lectures
 // 08/09): the metrics they report, no leaked tensors after an epoch, seeded reproducibility, and a tiny
 // softmax regression that really learns.
-process.env.D2L_BACKEND ??= 'cpu';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
+import { useLibBackend } from '../helpers/lib-setup';
 import * as tf from '@tensorflow/tfjs';
 import { Animator } from '../../lib/display/animator';
-import { initBackend } from '../../lib/engine/backend';
 import { crossEntropy, evaluateAccuracy, softmax, softmaxCrossEntropy, type Net } from '../../lib/classify';
 import type { DataIter } from '../../lib/data';
 import { linreg, sgd, squaredLoss } from '../../lib/linear';
@@ -15,12 +14,8 @@ import { trainCh3, trainEpochCh3, type ScratchUpdater } from '../../lib/train';
 import { Accumulator, Timer } from '../../lib/utils';
 import { tensorIter } from '../helpers/tensor-iter';
 
-beforeAll(async () => {
-  await initBackend();
-});
 
-const live: tf.Tensor[] = [];
-afterAll(() => tf.dispose(live));
+const live = useLibBackend();
 
 
 /**
