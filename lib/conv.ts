@@ -10,11 +10,12 @@
 import * as tf from '@tensorflow/tfjs';
 import { Animator } from './display/animator';
 import { numGpus, tryGpu } from './devices';
+import { compileStep } from './engine/compile';
 import { checkDataIter, checkNet, evaluateAccuracyImpl, softmaxCrossEntropy, type Net } from './classify';
 import type { DataIter } from './data';
 import { nextSeed } from './random';
 import {
-  checkTrainOptions, finishAnimator, formatMetrics, resolveAnimator, runEpoch, runEpochs, type TrainOptions, type TrainResult,
+  checkTrainOptions, finishAnimator, formatMetrics, makeStep, resolveAnimator, runEpoch, runEpochs, type TrainOptions, type TrainResult,
 } from './train';
 import { checkPositiveInt, checkPositiveNumber, checkTensor, describe, fmtShape, ArgumentError } from './args';
 
@@ -126,11 +127,12 @@ export async function trainCh6(net: Net, trainIter: DataIter, testIter: DataIter
   if (net instanceof tf.layers.Layer) xavierInit(net);
   console.log(`training on ${device}`);
   const optimizer = tf.train.sgd(lr);
+  const step = compileStep(makeStep(fn, net, softmaxCrossEntropy, optimizer), fn);
   const numBatches = trainIter.numBatches;
   try {
     const result = await runEpochs(numEpochs, opts, async (epoch, { timer, yielder }) => {
       timer.start();
-      const r = await runEpoch(fn, net, trainIter, softmaxCrossEntropy, optimizer, {
+      const r = await runEpoch(fn, step, trainIter, {
         timer,
         yielder,
         pointEvery: animator ? Math.max(1, Math.floor(numBatches / 5)) : undefined,
@@ -148,6 +150,7 @@ export async function trainCh6(net: Net, trainIter: DataIter, testIter: DataIter
     console.log(`${result.examplesPerSec.toFixed(1)} examples/sec on ${device}`);
     return result;
   } finally {
+    step.dispose();
     optimizer.dispose();
     finishAnimator(animator);
   }

@@ -41,6 +41,9 @@ export {
   type Updater, type ScratchUpdater, type TrainOptions, type EpochMetrics, type TrainResult,
 } from './train';
 
+// Speed (any lecture with its own training loop): one TensorFlow call per step on the native backend.
+export { compileStep, type CompiledStep } from './engine/compile';
+
 // Plots, live training curves and image grids (lecture 09 on).
 export { plot, setFigsize, setPlotlyInline, Figure, type PlotOptions, type Scale } from './display/plot';
 export { Animator, type AnimatorOptions } from './display/animator';

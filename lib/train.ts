@@ -18,6 +18,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { Animator } from './display/animator';
+import { compileStep, type CompiledStep } from './engine/compile';
 import { withTapeCleanup } from './engine/tape';
 import { checkDataIter, checkNet, correctCount, evaluateAccuracy, forward, type Loss, type Net } from './classify';
 import type { DataIter } from './data';
@@ -110,16 +111,58 @@ function trainableVars(net: Net, updater: Updater): tf.Variable[] | undefined {
 }
 
 /**
- * One epoch of minibatch training (shared by {@link trainEpochCh3} and `trainCh6`). Holds only the two
- * running scalars across awaits; every batch's tensors are disposed before the next await.
+ * One minibatch step as a function of tensors only, `(X, y, lossSum, correct) → [lossSum', correct']`: forward,
+ * loss, gradients, update, and the running sums. Tensors in, tensors out, no reads: that is what lets
+ * `compileStep` run it as one TensorFlow call on the native backend (lib/engine/compile.ts).
  */
-export async function runEpoch(fn: string, net: Net, trainIter: DataIter, loss: Loss, updater: Updater,
-  opts: EpochOptions = {}): Promise<EpochResult> {
+export function makeStep(fn: string, net: Net, loss: Loss, updater: Updater): (...t: tf.Tensor[]) => tf.Tensor[] {
   const isOptimizer = updater instanceof tf.Optimizer;
   const varList = trainableVars(net, updater);
+  return (X, y, lossSum, correct) => {
+    let yHat: tf.Tensor | undefined;
+    let lSum: tf.Tensor | undefined; // the batch's summed loss, kept out of the gradient's tidy
+    try {
+      const objective = (): tf.Scalar => {
+        yHat = tf.keep(forward(net, X, true));
+        const l: unknown = loss(yHat, y);
+        if (!(l instanceof tf.Tensor)) throw new ArgumentError(`${fn}: expected loss(yHat, y) to return a tensor, got ${describe(l)}`);
+        if (l.rank === 0 || l.size !== y.shape[0]) {
+          throw new ArgumentError(`${fn}: expected an UNREDUCED loss (one value per example, shape [${y.shape[0]}]), got shape ${fmtShape(l.shape)}`);
+        }
+        // d2l: l.mean() for a built-in optimizer, l.sum() for the scratch updater (sgd divides by batchSize)
+        const s = tf.sum(l) as tf.Scalar;
+        if (!isOptimizer) return (lSum = s); // variableGrads hands it back as `value`
+        lSum = tf.keep(s);
+        return tf.div(s, l.size);
+      };
+      if (isOptimizer) {
+        withTapeCleanup(() => (updater as tf.Optimizer).minimize(objective, false, varList));
+      } else {
+        // `value` is lSum itself, disposed below
+        const { grads } = withTapeCleanup(() => tf.variableGrads(objective, varList));
+        try {
+          tf.tidy(() => (updater as ScratchUpdater)(X.shape[0], grads)); // frees what a custom updater computes
+        } finally {
+          tf.dispose(grads);
+        }
+      }
+      return tf.tidy(() => [tf.add(lossSum, lSum!), tf.add(correct, correctCount(yHat!, y))]);
+    } finally {
+      if (yHat) yHat.dispose();
+      if (lSum) lSum.dispose();
+    }
+  };
+}
+
+/**
+ * One epoch of minibatch training (shared by {@link trainEpochCh3} and `trainCh6`). Holds only the two
+ * running scalars across awaits; every batch's tensors are disposed before the next await. Each batch runs
+ * `step` (a {@link makeStep} step, compiled by the caller so one function serves every epoch).
+ */
+export async function runEpoch(fn: string, step: CompiledStep, trainIter: DataIter, opts: EpochOptions = {}): Promise<EpochResult> {
   const yielder = opts.yielder ?? new Yielder();
-  let lossSum: tf.Scalar = tf.scalar(0);
-  let correct: tf.Scalar = tf.scalar(0);
+  let lossSum: tf.Tensor = tf.scalar(0);
+  let correct: tf.Tensor = tf.scalar(0);
   let n = 0;
   const run: EpochRun = {
     current: () => {
@@ -131,49 +174,17 @@ export async function runEpoch(fn: string, net: Net, trainIter: DataIter, loss: 
     let i = 0;
     for (const batch of trainIter) {
       const [X, y] = batch;
-      let yHat: tf.Tensor | undefined;
-      let lSum: tf.Tensor | undefined; // the batch's summed loss, kept out of the gradient's tidy
       try {
         if (!(X instanceof tf.Tensor) || !(y instanceof tf.Tensor)) {
           throw new ArgumentError(`${fn}: expected trainIter to yield [X, y] tensors, got [${describe(X)}, ${describe(y)}]`);
         }
-        const batchSize = X.shape[0];
-        const objective = (): tf.Scalar => {
-          yHat = tf.keep(forward(net, X, true));
-          const l: unknown = loss(yHat, y);
-          if (!(l instanceof tf.Tensor)) throw new ArgumentError(`${fn}: expected loss(yHat, y) to return a tensor, got ${describe(l)}`);
-          if (l.rank === 0 || l.size !== y.shape[0]) {
-            throw new ArgumentError(`${fn}: expected an UNREDUCED loss (one value per example, shape [${y.shape[0]}]), got shape ${fmtShape(l.shape)}`);
-          }
-          // d2l: l.mean() for a built-in optimizer, l.sum() for the scratch updater (sgd divides by batchSize)
-          const s = tf.sum(l) as tf.Scalar;
-          if (!isOptimizer) return (lSum = s); // variableGrads hands it back as `value`
-          lSum = tf.keep(s);
-          return tf.div(s, l.size);
-        };
-        if (isOptimizer) {
-          withTapeCleanup(() => (updater as tf.Optimizer).minimize(objective, false, varList));
-        } else {
-          // `value` is lSum itself, disposed below with the batch
-          const { grads } = withTapeCleanup(() => tf.variableGrads(objective, varList));
-          try {
-            tf.tidy(() => (updater as ScratchUpdater)(batchSize, grads)); // frees what a custom updater computes
-          } finally {
-            tf.dispose(grads);
-          }
-        }
-        const [nextLoss, nextCorrect] = tf.tidy(() => [
-          tf.add(lossSum, lSum!) as tf.Scalar,
-          tf.add(correct, correctCount(yHat!, y)) as tf.Scalar,
-        ]);
+        const [nextLoss, nextCorrect] = step(X, y, lossSum, correct);
         tf.dispose([lossSum, correct]);
         lossSum = nextLoss;
         correct = nextCorrect;
         n += y.shape[0];
       } finally {
         tf.dispose([X, y]);
-        if (yHat) yHat.dispose();
-        if (lSum) lSum.dispose();
       }
       if (opts.onPoint && opts.pointEvery && ((i + 1) % opts.pointEvery === 0 || i === trainIter.numBatches - 1)) {
         opts.timer?.stop();
@@ -204,8 +215,13 @@ export async function trainEpochCh3(net: Net, trainIter: DataIter, loss: Loss, u
   checkDataIter(fn, 'trainIter', trainIter);
   checkLoss(fn, loss);
   checkUpdater(fn, updater);
-  const r = await runEpoch(fn, net, trainIter, loss, updater);
-  return [r.loss, r.acc];
+  const step = compileStep(makeStep(fn, net, loss, updater), fn);
+  try {
+    const r = await runEpoch(fn, step, trainIter);
+    return [r.loss, r.acc];
+  } finally {
+    step.dispose();
+  }
 }
 
 /** `loss 0.469, train acc 0.823, test acc 0.779` (d2l's format). */
@@ -288,10 +304,11 @@ export async function trainCh3(net: Net, trainIter: DataIter, testIter: DataIter
   const animator = resolveAnimator(fn, opts.animator, () => new Animator({
     xlabel: 'epoch', xlim: [1, numEpochs], ylim: [0.3, 0.9], legend: ['train loss', 'train acc', 'test acc'],
   }));
+  const step = compileStep(makeStep(fn, net, loss, updater), fn);
   try {
     const result = await runEpochs(numEpochs, opts, async (epoch, { timer, yielder }) => {
       timer.start();
-      const r = await runEpoch(fn, net, trainIter, loss, updater, { yielder });
+      const r = await runEpoch(fn, step, trainIter, { yielder });
       timer.stop();
       const testAcc = evaluateAccuracy(net, testIter);
       animator?.add(epoch + 1, [r.loss, r.acc, testAcc]);
@@ -300,6 +317,7 @@ export async function trainCh3(net: Net, trainIter: DataIter, testIter: DataIter
     console.log(formatMetrics(result));
     return result;
   } finally {
+    step.dispose();
     finishAnimator(animator);
   }
 }

@@ -8,8 +8,12 @@
 # take the shared libraries and C headers from that wheel and compile the N-API binding against them.
 # The measurements behind this recipe: the project's reference notes on tfjs backends (shared/reference/tfjs-backends.md, Q1).
 #
+# The binding is compiled with d2l-ts's patch (scripts/native/tfjs-node-functions.patch: graph functions, for
+# compiled training steps, lib/engine/compile.ts); the built addon carries the patch's version stamp.
+#
 # Contract:
-#   * idempotent: if the binding already loads, print "setup:native: already built" and exit 0;
+#   * idempotent: if the binding already loads with the current patch version, print
+#     "setup:native: already built" and exit 0; an unpatched or older addon is rebuilt;
 #   * never fails the install: every failing step prints ONE line
 #       setup:native: skipped (<reason>); using wasm
 #     and exits 0 (details of the failing step go to $CACHE/setup-native.log);
@@ -47,10 +51,16 @@ TFJS_NODE_VERSION="$(node -e "const p=require('./package.json');const d={...p.de
 
 # 0. Already built? Checked in a child process: a broken binding must not take this shell down, and
 #    the check must exercise the real load path (binding + libtensorflow + backend registration).
+PATCH="$ROOT/scripts/native/tfjs-node-functions.patch"
+PATCH_VERSION="$(sed -n 's/^ *d2lPatchVersion *\([0-9][0-9]*\).*/\1/p' "$PATCH" | head -1)"
 binding_loads() {
   node -e "const tf=require('@tensorflow/tfjs-node');if(tf.getBackend()!=='tensorflow')process.exit(3);tf.tensor([1,2]).sum().dataSync()" >/dev/null 2>&1
 }
-if [ -d "$PKG_DIR" ] && binding_loads; then say "already built"; exit 0; fi
+binding_current() { # loads, and carries this patch's version stamp
+  node -e "const tf=require('@tensorflow/tfjs-node');if(tf.getBackend()!=='tensorflow')process.exit(3);if(!(tf.backend().binding.d2lPatchVersion>=$PATCH_VERSION))process.exit(4)" >/dev/null 2>&1
+}
+if [ -d "$PKG_DIR" ] && binding_current; then say "already built"; exit 0; fi
+if [ -d "$PKG_DIR" ] && binding_loads; then say "rebuilding: the addon lacks patch version $PATCH_VERSION (graph functions)"; fi
 
 # The wheel trick is only known to work on Linux x86_64 (manylinux tensorflow-cpu wheels).
 [ "$(uname -s)" = "Linux" ] || skip "native build from the pip wheel supports Linux only"
@@ -64,7 +74,12 @@ for tool in npm unzip make python3; do command -v "$tool" >/dev/null 2>&1 || ski
 command -v g++ >/dev/null 2>&1 || command -v c++ >/dev/null 2>&1 || skip "no C++ compiler (g++)"
 
 # 1. The package itself. npm drops an optional dependency whose install script failed, so fetch it
-#    again without scripts; --no-save keeps package.json and package-lock.json untouched.
+#    again without scripts; --no-save keeps package.json and package-lock.json untouched. Sources patched
+#    by an older version of our patch are fetched again too (the patch applies to pristine sources).
+if [ -f "$PKG_DIR/binding/tfjs_binding.cc" ] && grep -q 'd2l_patch_version' "$PKG_DIR/binding/tfjs_binding.cc" \
+  && ! grep -q "napi_create_int32(env, $PATCH_VERSION, &d2l_patch_version)" "$PKG_DIR/binding/tfjs_binding.cc"; then
+  rm -rf "$PKG_DIR/binding" "$PKG_DIR/package.json"
+fi
 if [ ! -f "$PKG_DIR/package.json" ]; then
   say "installing @tensorflow/tfjs-node@$TFJS_NODE_VERSION (--no-save --ignore-scripts)"
   step "npm install" npm install --no-save --ignore-scripts --no-audit --no-fund "@tensorflow/tfjs-node@$TFJS_NODE_VERSION" \
@@ -127,7 +142,14 @@ if [ ! -f "$LIBTF_MARKER" ] || [ ! -f "$DEPS/include/tensorflow/c/c_api.h" ]; th
   say "unpacked libtensorflow + headers from $(basename "$WHL") ($(elapsed))"
 fi
 
-# 3. Compile the N-API addon with node-pre-gyp → node-gyp (~10-60 s).
+# 3. Our patch (graph functions), unless these sources already carry it.
+if ! grep -q 'd2l_patch_version' "$PKG_DIR/binding/tfjs_binding.cc"; then
+  command -v patch >/dev/null 2>&1 || skip "patch not found"
+  ( cd "$PKG_DIR" && step "patch" patch -p1 --forward -i "$PATCH" ) || skip "the binding patch did not apply (see $LOG)"
+  say "patched the binding (graph functions, patch version $PATCH_VERSION)"
+fi
+
+# 4. Compile the N-API addon with node-pre-gyp → node-gyp (~10-60 s).
 #    node-gyp needs Node's headers: use a configured nodedir (npm config) when there is one, so the
 #    build does not try to download them from nodejs.org.
 if [ -z "${npm_config_nodedir:-}" ]; then
@@ -143,7 +165,8 @@ else
     || skip "addon compile failed, node-pre-gyp unavailable (see $LOG)"
 fi
 
-# 4. Verify in a fresh process, the same way d2l-ts will load it.
+# 5. Verify in a fresh process, the same way d2l-ts will load it.
 binding_loads || skip "addon built but require('@tensorflow/tfjs-node') still fails (see $LOG)"
+binding_current || say "warning: the addon loads but lacks graph functions; training steps run eagerly"
 say "done: backend 'tensorflow' ready ($(elapsed))"
 exit 0

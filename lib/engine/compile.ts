@@ -1,0 +1,448 @@
+/**
+ * Compiled training steps on native TensorFlow: a step that tfjs runs as ~70-150 separate eager ops (each a
+ * `TFE_NewOp` + attributes + `TFE_Execute`, 7-15 µs) runs as ONE call of a TF graph function, the way
+ * TensorFlow's own `tf.function` does; TF's graph optimizer (grappler) also prunes and fuses it.
+ *
+ * How: the step runs eagerly while every op the tfjs-node binding executes, every tensor it uploads and every
+ * `Variable.assign` is recorded; the record becomes a `FunctionDef` (protobuf classes bundled with tfjs-node)
+ * whose inputs are the step's arguments, the variables it reads and the tensors it captures, and whose
+ * outputs are its results and the variables' new values. The function is registered with TF's eager context
+ * (`addFunctionDef`, one of three N-API functions scripts/setup-native.sh patches into the binding) and run by
+ * name through the binding's ordinary `executeOp`; the variables then take their new values (`assign`: no copy).
+ *
+ * Correctness guards — a step is compiled only when it is safe, otherwise it keeps running eagerly and says
+ * why once (`d2l: step not compiled: …`):
+ *  - per input signature (shapes, dtypes): the last, smaller batch or another net gets its own function;
+ *  - the step is traced on its 2nd and 3rd calls (the 1st creates optimizer slots and lazily built layers)
+ *    and the two records must match op for op: a value JS computes per call (a learning-rate schedule, random
+ *    numbers such as dropout masks, which tfjs draws in JS) shows up as an upload that differs, and the step
+ *    stays eager; uploads that are equal in both (constants like `lr / batchSize`) become `Const` nodes;
+ *  - a step that reads a value back (`dataSync`) is not compiled;
+ *  - at most {@link MAX_SIGNATURES} functions per handle; `dispose()` removes them from the context.
+ * `D2L_COMPILE=0` turns compiling off.
+ *
+ * Grappler only optimizes a function call that carries a `config_proto` attribute (measured: without it
+ * TF 2.21 runs the nodes as recorded), so every call passes one.
+ * @module
+ */
+import * as tf from '@tensorflow/tfjs';
+import { activeNodeBackend, type NodeBackend, type OpAttr, type TensorMetadata } from './tfjs-node';
+
+/** Functions kept per compiled step (one per input signature); the oldest is removed beyond this. */
+export const MAX_SIGNATURES = 8;
+
+/** The binding functions the patch adds (scripts/native/tfjs-node-functions.patch). */
+interface FunctionBinding {
+  d2lPatchVersion?: number;
+  addFunctionDef(def: Uint8Array): void;
+  removeFunction(name: string): void;
+  getAllOpList(): Uint8Array;
+  tensorDataSync(id: number): unknown;
+}
+type Binding = NodeBackend['binding'] & FunctionBinding & Record<string, any>;
+type Backend = NodeBackend & { binding: Binding; tensorMap: { get(dataId: object): { id: number; dtype: number } | undefined } };
+
+/** Why steps cannot be compiled in this process, or null when they can. */
+export function compileUnavailable(): string | null {
+  if (process.env.D2L_COMPILE === '0') return 'D2L_COMPILE=0';
+  const b = activeNodeBackend() as Backend | null;
+  if (!b) return `backend ${tf.getBackend()} has no graph runtime`;
+  if (!((b.binding.d2lPatchVersion ?? 0) >= 1)) return 'the native binding lacks graph functions (run npm run setup:native)';
+  return null;
+}
+
+// ---- recording -------------------------------------------------------------------------------------------
+
+/** Where a recorded op input comes from. */
+type Source =
+  | { kind: 'node'; node: number; out: number }
+  | { kind: 'upload'; index: number }
+  | { kind: 'arg'; index: number }
+  | { kind: 'var'; variable: tf.Variable }
+  | { kind: 'captured'; id: number };
+
+interface RecordedOp { op: string; attrs: OpAttr[]; inputs: number[]; outputs: TensorMetadata[] }
+interface Upload { id: number; shape: number[]; dtype: number; values: ArrayBufferView }
+interface Trace {
+  ops: RecordedOp[];
+  uploads: Upload[];
+  assigns: Map<tf.Variable, number>;
+  readBack: boolean;
+}
+
+function idOf(b: Backend, t: tf.Tensor): number {
+  return b.getInputTensorIds([t])[0];
+}
+
+/** Runs `f` eagerly while recording what the binding executes and which variables get new values. */
+function record<T>(b: Backend, f: () => T): { result: T; trace: Trace } {
+  const trace: Trace = { ops: [], uploads: [], assigns: new Map(), readBack: false };
+  const real = b.binding;
+  const rec = Object.create(real) as Binding;
+  // The native exports are read-only properties: shadow them with defineProperty, not assignment.
+  Object.defineProperty(rec, 'executeOp', { value: (op: string, attrs: OpAttr[], inputs: number[], n: number) => {
+    const outputs = real.executeOp(op, attrs, inputs, n);
+    trace.ops.push({ op, attrs: attrs.map((a) => ({ ...a })), inputs: inputs.slice(), outputs });
+    return outputs;
+  } });
+  Object.defineProperty(rec, 'createTensor', { value: (shape: number[], dtype: number, values: any) => {
+    const id = real.createTensor(shape, dtype, values);
+    trace.uploads.push({ id, shape: shape.slice(), dtype, values: values.slice() });
+    return id;
+  } });
+  Object.defineProperty(rec, 'tensorDataSync', { value: (id: number) => {
+    trace.readBack = true;
+    return real.tensorDataSync(id);
+  } });
+  const assign = tf.Variable.prototype.assign;
+  tf.Variable.prototype.assign = function (this: tf.Variable, v: tf.Tensor) {
+    assign.call(this, v);
+    trace.assigns.set(this, idOf(b, this));
+  };
+  b.binding = rec;
+  try {
+    return { result: f(), trace };
+  } finally {
+    b.binding = real;
+    tf.Variable.prototype.assign = assign;
+  }
+}
+
+/** The record in a form two traces can be compared in, and a function built from. */
+interface Program {
+  ops: { op: string; attrs: OpAttr[]; inputs: Source[]; outDtypes: number[] }[];
+  uploads: Upload[];
+  vars: tf.Variable[];
+  captured: number[];
+  outputs: Source[];
+  assigns: [tf.Variable, Source][];
+}
+
+function toProgram(trace: Trace, argIds: number[], varIds: Map<number, tf.Variable>, outIds: number[]): Program | string {
+  if (trace.readBack) return 'it reads a value back (dataSync) inside the step';
+  const made = new Map<number, Source>();
+  trace.uploads.forEach((u, index) => made.set(u.id, { kind: 'upload', index }));
+  const vars: tf.Variable[] = [];
+  const captured: number[] = [];
+  const source = (id: number): Source => {
+    const m = made.get(id);
+    if (m) return m;
+    const a = argIds.indexOf(id);
+    if (a >= 0) return { kind: 'arg', index: a };
+    const v = varIds.get(id);
+    if (v) {
+      if (!vars.includes(v)) vars.push(v);
+      return { kind: 'var', variable: v };
+    }
+    if (!captured.includes(id)) captured.push(id);
+    return { kind: 'captured', id };
+  };
+  const ops = trace.ops.map((o, node) => {
+    const inputs = o.inputs.map(source);
+    o.outputs.forEach((m, out) => made.set(m.id, { kind: 'node', node, out }));
+    return { op: o.op, attrs: o.attrs, inputs, outDtypes: o.outputs.map((m) => m.dtype) };
+  });
+  const outputs = outIds.map(source);
+  const assigns = [...trace.assigns].map(([v, id]) => [v, source(id)] as [tf.Variable, Source]);
+  return { ops, uploads: trace.uploads, vars, captured, outputs, assigns };
+}
+
+const key = (s: Source): string =>
+  s.kind === 'node' ? `n${s.node}:${s.out}` : s.kind === 'upload' ? `u${s.index}` : s.kind === 'arg' ? `a${s.index}`
+    : s.kind === 'var' ? `v${s.variable.id}` : `c${s.id}`;
+
+function sameBytes(a: ArrayBufferView, b: ArrayBufferView): boolean {
+  if (a.byteLength !== b.byteLength) return false;
+  const x = new Uint8Array(a.buffer, a.byteOffset, a.byteLength), y = new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+  for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) return false;
+  return true;
+}
+
+/** Null when two traces of the same step are the same program, else why not (one short clause). */
+function difference(p: Program, q: Program): string | null {
+  if (p.ops.length !== q.ops.length) return `it runs ${p.ops.length} ops one call and ${q.ops.length} the next (it branches in JS)`;
+  for (let i = 0; i < p.ops.length; i++) {
+    const a = p.ops[i], b = q.ops[i];
+    if (a.op !== b.op || JSON.stringify(a.attrs) !== JSON.stringify(b.attrs) ||
+      a.inputs.map(key).join() !== b.inputs.map(key).join()) return `op ${i} (${a.op}) differs between calls`;
+  }
+  if (p.uploads.length !== q.uploads.length) return 'it uploads a different number of tensors per call';
+  for (let i = 0; i < p.uploads.length; i++) {
+    const a = p.uploads[i], b = q.uploads[i];
+    if (a.dtype !== b.dtype || a.shape.join() !== b.shape.join() || !sameBytes(a.values, b.values)) {
+      const n = a.shape.reduce((x, y) => x * y, 1);
+      return n > 1 ? `it makes a new ${a.shape.join('×')} tensor in JS each call (random numbers such as dropout masks?)`
+        : 'a scalar computed in JS changes between calls (a schedule?)';
+    }
+  }
+  if (p.outputs.map(key).join() !== q.outputs.map(key).join()) return 'its results come from different places between calls';
+  if (p.assigns.map(([v, s]) => `${v.id}=${key(s)}`).join() !== q.assigns.map(([v, s]) => `${v.id}=${key(s)}`).join()) {
+    return 'it updates different variables between calls';
+  }
+  return null;
+}
+
+// ---- FunctionDef ----------------------------------------------------------------------------------------
+
+type Pb = any;
+let protos: Pb | undefined;
+let opDefs: Map<string, Pb> | undefined;
+
+function pb(): Pb {
+  return (protos ??= require('@tensorflow/tfjs-node/dist/proto/api_pb.js'));
+}
+
+function opDef(b: Backend, name: string): Pb {
+  if (!opDefs) {
+    opDefs = new Map();
+    for (const d of pb().OpList.deserializeBinary(b.binding.getAllOpList()).getOpList()) opDefs.set(d.getName(), d);
+  }
+  const d = opDefs.get(name);
+  if (!d) throw new Error(`unknown TF op ${name}`);
+  return d;
+}
+
+function attrValue(b: Backend, a: OpAttr): Pb {
+  const P = pb(), v = new P.AttrValue(), bd = b.binding;
+  const list = Array.isArray(a.value) && a.type !== bd.TF_ATTR_SHAPE ? a.value as unknown[] : undefined;
+  const shape = (dims: number[]) => {
+    const s = new P.TensorShape();
+    s.setDimList(dims.map((n) => { const d = new P.TensorShape.Dim(); d.setSize(n); return d; }));
+    return s;
+  };
+  if (list) {
+    const l = new P.AttrValue.ListValue();
+    if (a.type === bd.TF_ATTR_INT) l.setIList(list);
+    else if (a.type === bd.TF_ATTR_FLOAT) l.setFList(list);
+    else if (a.type === bd.TF_ATTR_BOOL) l.setBList(list);
+    else if (a.type === bd.TF_ATTR_TYPE) l.setTypeList(list);
+    else if (a.type === bd.TF_ATTR_STRING) l.setSList(list.map((s) => Buffer.from(String(s))));
+    else throw new Error(`attribute ${a.name}: list of type ${a.type}`);
+    v.setList(l);
+  } else if (a.type === bd.TF_ATTR_INT) v.setI(a.value as number);
+  else if (a.type === bd.TF_ATTR_FLOAT) v.setF(a.value as number);
+  else if (a.type === bd.TF_ATTR_BOOL) v.setB(a.value as boolean);
+  else if (a.type === bd.TF_ATTR_TYPE) v.setType(a.value as number);
+  else if (a.type === bd.TF_ATTR_STRING) v.setS(Buffer.from(String(a.value)));
+  else if (a.type === bd.TF_ATTR_SHAPE) v.setShape(shape(a.value as number[]));
+  else throw new Error(`attribute ${a.name} of type ${a.type}`);
+  return v;
+}
+
+/** How many tensors an op's argument stands for (`number_attr`, `type_list_attr`, else one). */
+function argCount(arg: Pb, attrs: Map<string, OpAttr>): number {
+  if (arg.getNumberAttr()) return Number(attrs.get(arg.getNumberAttr())?.value);
+  if (arg.getTypeListAttr()) return (attrs.get(arg.getTypeListAttr())?.value as unknown[]).length;
+  return 1;
+}
+
+/** Builds the FunctionDef of a program; returns it with the dtypes of its signature. */
+function functionDef(b: Backend, p: Program, name: string, argDtypes: number[]): Uint8Array {
+  const P = pb();
+  const DT_INVALID = 0;
+  // dtypes of every source: node outputs and uploads are recorded, inputs come from the signature / consumers
+  const varDtype = (v: tf.Variable) => b.tensorMap.get(v.dataId)!.dtype;
+  const capturedDtype = new Map<number, number>();
+  const dtypeOf = (s: Source): number => s.kind === 'node' ? p.ops[s.node].outDtypes[s.out] : s.kind === 'upload'
+    ? p.uploads[s.index].dtype : s.kind === 'arg' ? argDtypes[s.index] : s.kind === 'var' ? varDtype(s.variable)
+      : capturedDtype.get(s.id) ?? DT_INVALID;
+  const nodeDefs: Pb[] = [];
+  const refOf: string[][] = []; // per op: "node:arg:i" of each flat output
+  const ref = (s: Source): string => s.kind === 'node' ? refOf[s.node][s.out] : s.kind === 'upload' ? `k${s.index}:output:0`
+    : s.kind === 'arg' ? `a${s.index}` : s.kind === 'var' ? `v${p.vars.indexOf(s.variable)}` : `c${p.captured.indexOf(s.id)}`;
+  p.uploads.forEach((u, i) => {
+    const t = new P.Tensor();
+    t.setDtype(u.dtype);
+    const shape = new P.TensorShape();
+    shape.setDimList(u.shape.map((n) => { const d = new P.TensorShape.Dim(); d.setSize(n); return d; }));
+    t.setTensorShape(shape);
+    t.setTensorContent(new Uint8Array(u.values.buffer, u.values.byteOffset, u.values.byteLength));
+    const n = new P.NodeDef();
+    n.setName(`k${i}`);
+    n.setOp('Const');
+    const dt = new P.AttrValue(); dt.setType(u.dtype);
+    const val = new P.AttrValue(); val.setTensor(t);
+    n.getAttrMap().set('dtype', dt);
+    n.getAttrMap().set('value', val);
+    nodeDefs.push(n);
+  });
+  p.ops.forEach((o, i) => {
+    const def = opDef(b, o.op);
+    const attrs = new Map(o.attrs.map((a) => [a.name, a]));
+    // input arguments: fill in the type attributes eager execution infers from the inputs
+    let k = 0;
+    for (const arg of def.getInputArgList()) {
+      const count = arg.getNumberAttr() && !attrs.has(arg.getNumberAttr())
+        ? o.inputs.length - k - def.getInputArgList().slice(def.getInputArgList().indexOf(arg) + 1).length
+        : arg.getTypeListAttr() && !attrs.has(arg.getTypeListAttr()) ? o.inputs.length - k : argCount(arg, attrs);
+      const ins = o.inputs.slice(k, k + count);
+      if (arg.getNumberAttr() && !attrs.has(arg.getNumberAttr())) {
+        attrs.set(arg.getNumberAttr(), { name: arg.getNumberAttr(), type: b.binding.TF_ATTR_INT, value: count });
+      }
+      if (arg.getTypeListAttr() && !attrs.has(arg.getTypeListAttr())) {
+        attrs.set(arg.getTypeListAttr(), { name: arg.getTypeListAttr(), type: b.binding.TF_ATTR_TYPE, value: ins.map(dtypeOf) });
+      }
+      const ta = arg.getTypeAttr();
+      const fixed = arg.getType() || (ta && attrs.has(ta) ? attrs.get(ta)!.value as number : DT_INVALID);
+      for (const s of ins) {
+        if (s.kind === 'captured' && !capturedDtype.has(s.id) && fixed) capturedDtype.set(s.id, fixed);
+      }
+      if (ta && !attrs.has(ta) && ins.length) attrs.set(ta, { name: ta, type: b.binding.TF_ATTR_TYPE, value: dtypeOf(ins[0]) });
+      k += count;
+    }
+    const n = new P.NodeDef();
+    n.setName(`n${i}`);
+    n.setOp(o.op);
+    n.setInputList(o.inputs.map(ref));
+    for (const a of attrs.values()) n.getAttrMap().set(a.name, attrValue(b, a));
+    nodeDefs.push(n);
+    const outs: string[] = [];
+    for (const arg of def.getOutputArgList()) {
+      const c = argCount(arg, attrs);
+      for (let j = 0; j < c; j++) outs.push(`n${i}:${arg.getName()}:${j}`);
+    }
+    refOf.push(outs);
+  });
+  const argDef = (nm: string, dtype: number) => {
+    if (dtype === DT_INVALID) throw new Error(`cannot tell the dtype of input ${nm}`);
+    const a = new P.OpDef.ArgDef(); a.setName(nm); a.setType(dtype); return a;
+  };
+  const sig = new P.OpDef();
+  sig.setName(name);
+  sig.setInputArgList([
+    ...argDtypes.map((d, i) => argDef(`a${i}`, d)),
+    ...p.vars.map((v, i) => argDef(`v${i}`, varDtype(v))),
+    ...p.captured.map((id, i) => argDef(`c${i}`, capturedDtype.get(id) ?? DT_INVALID)),
+  ]);
+  const results = [...p.outputs, ...p.assigns.map(([, s]) => s)];
+  sig.setOutputArgList(results.map((s, i) => argDef(`o${i}`, dtypeOf(s))));
+  const f = new P.FunctionDef();
+  f.setSignature(sig);
+  f.setNodeDefList(nodeDefs);
+  results.forEach((s, i) => f.getRetMap().set(`o${i}`, ref(s)));
+  return f.serializeBinary();
+}
+
+// ---- the compiled step ------------------------------------------------------------------------------------
+
+/** Per input signature: how many calls so far, the first trace, then the function (or why there is none). */
+interface Entry {
+  calls: number;
+  first?: Program;
+  fn?: { name: string; program: Program };
+  eager?: string;
+}
+
+let functionCounter = 0;
+const FN_ATTRS = (b: Backend): OpAttr[] => [
+  { name: 'config_proto', type: b.binding.TF_ATTR_STRING, value: '' },
+  { name: 'executor_type', type: b.binding.TF_ATTR_STRING, value: '' },
+];
+
+/** A step function compiled per input signature; call it like the function it wraps. */
+export interface CompiledStep {
+  (...inputs: tf.Tensor[]): tf.Tensor[];
+  /** Removes this step's functions from TensorFlow's context. */
+  dispose(): void;
+  /** Calls run as one TF function so far, and calls run eagerly. */
+  readonly stats: { compiled: number; eager: number; functions: number };
+}
+
+/**
+ * Wraps a training step `(…tensors) => tensors` so that, on native TensorFlow, it runs as one TF function call
+ * from its 4th call with a given input signature on (see the module header). Variables the step reads and
+ * updates (its parameters, optimizer slots) are found by themselves; the step must not dispose its inputs.
+ * Elsewhere (wasm, cpu, `D2L_COMPILE=0`) it calls `fn` as it is.
+ * @param label names the step in the one line printed when it cannot be compiled
+ */
+export function compileStep(fn: (...inputs: tf.Tensor[]) => tf.Tensor[], label = 'step'): CompiledStep {
+  const entries = new Map<string, Entry>();
+  const stats = { compiled: 0, eager: 0, functions: 0 };
+  let warned = false;
+  const backend = (): Backend | null => (compileUnavailable() === null ? activeNodeBackend() as Backend : null);
+  const drop = (e: Entry) => {
+    const b = activeNodeBackend() as Backend | null;
+    if (e.fn && b) b.binding.removeFunction(e.fn.name);
+    if (e.fn) stats.functions--;
+    e.fn = undefined;
+  };
+  const giveUp = (e: Entry, why: string) => {
+    drop(e);
+    e.eager = why;
+    e.first = undefined;
+    if (!warned) console.log(`d2l: ${label} not compiled: ${why}; it runs eagerly`);
+    warned = true;
+  };
+  const variables = (b: Backend): Map<number, tf.Variable> => {
+    const m = new Map<number, tf.Variable>();
+    const registered = (tf.engine() as unknown as { registeredVariables: Record<string, tf.Variable> }).registeredVariables;
+    for (const v of Object.values(registered)) if (!v.isDisposed) m.set(idOf(b, v), v);
+    return m;
+  };
+  const call = (...inputs: tf.Tensor[]): tf.Tensor[] => {
+    const b = backend();
+    if (!b) { stats.eager++; return fn(...inputs); }
+    const sig = inputs.map((t) => `${t.dtype}[${t.shape.join(',')}]`).join(' ');
+    let e = entries.get(sig);
+    if (!e) {
+      e = { calls: 0 };
+      entries.set(sig, e);
+      if (entries.size > MAX_SIGNATURES) {
+        const [oldest, old] = entries.entries().next().value as [string, Entry];
+        drop(old);
+        entries.delete(oldest);
+      }
+    }
+    e.calls++;
+    if (e.fn) {
+      try {
+        const outs = run(b, e.fn.program, e.fn.name, inputs);
+        stats.compiled++;
+        return outs;
+      } catch (err) {
+        giveUp(e, `its function failed (${(err as Error).message.split('\n')[0]})`);
+      }
+    }
+    stats.eager++;
+    if (e.eager || e.calls === 1) return fn(...inputs);
+    const argIds = inputs.map((t) => idOf(b, t));
+    const varIds = variables(b);
+    const { result, trace } = record(b, () => fn(...inputs));
+    const program = toProgram(trace, argIds, varIds, result.map((t) => idOf(b, t)));
+    if (typeof program === 'string') giveUp(e, program);
+    else if (!e.first) e.first = program;
+    else {
+      const diff = difference(e.first, program);
+      if (diff) giveUp(e, diff);
+      else {
+        const name = `d2l_step_${process.pid}_${++functionCounter}`;
+        try {
+          b.binding.addFunctionDef(functionDef(b, program, name, inputs.map((t) => b.tensorMap.get(t.dataId)!.dtype)));
+          e.fn = { name, program };
+          stats.functions++;
+        } catch (err) {
+          giveUp(e, `TensorFlow cannot build it (${(err as Error).message.split('\n')[0]})`);
+        }
+        e.first = undefined;
+      }
+    }
+    return result;
+  };
+  return Object.assign(call, {
+    dispose: () => { for (const e of entries.values()) drop(e); entries.clear(); },
+    stats,
+  });
+}
+
+/** One call of the function: feeds inputs, variables and captured tensors; assigns the variables' new values. */
+function run(b: Backend, p: Program, name: string, inputs: tf.Tensor[]): tf.Tensor[] {
+  const ids = [...inputs.map((t) => idOf(b, t)), ...p.vars.map((v) => idOf(b, v)), ...p.captured];
+  const metas = b.binding.executeOp(name, FN_ATTRS(b), ids, p.outputs.length + p.assigns.length);
+  const outs = metas.map((m) => b.createOutputTensor(m));
+  p.assigns.forEach(([v], i) => {
+    const t = outs[p.outputs.length + i];
+    v.assign(t);
+    t.dispose();
+  });
+  return outs.slice(0, p.outputs.length);
+}
