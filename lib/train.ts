@@ -154,6 +154,25 @@ export function makeStep(fn: string, net: Net, loss: Loss, updater: Updater): (.
   };
 }
 
+/** Compiled steps per (net, loss, updater), so a notebook's epoch loop reuses one TF function. */
+const stepCache = new WeakMap<object, WeakMap<object, WeakMap<object, CompiledStep>>>();
+
+/**
+ * The compiled {@link makeStep} step for this net, loss and updater: made once and kept while they live (a
+ * notebook that calls `trainEpochCh3` once per epoch gets one TF function, not one per epoch), revalidated on
+ * every trainer call so a value the updater reads in JS (`lr`, edited in a later cell) is never frozen.
+ */
+export function cachedStep(fn: string, net: Net, loss: Loss, updater: Updater): CompiledStep {
+  let byLoss = stepCache.get(net);
+  if (!byLoss) stepCache.set(net, (byLoss = new WeakMap()));
+  let byUpdater = byLoss.get(loss);
+  if (!byUpdater) byLoss.set(loss, (byUpdater = new WeakMap()));
+  let step = byUpdater.get(updater);
+  if (!step) byUpdater.set(updater, (step = compileStep(makeStep(fn, net, loss, updater), fn)));
+  step.revalidate();
+  return step;
+}
+
 /**
  * One epoch of minibatch training (shared by {@link trainEpochCh3} and `trainCh6`). Holds only the two
  * running scalars across awaits; every batch's tensors are disposed before the next await. Each batch runs
@@ -215,13 +234,8 @@ export async function trainEpochCh3(net: Net, trainIter: DataIter, loss: Loss, u
   checkDataIter(fn, 'trainIter', trainIter);
   checkLoss(fn, loss);
   checkUpdater(fn, updater);
-  const step = compileStep(makeStep(fn, net, loss, updater), fn);
-  try {
-    const r = await runEpoch(fn, step, trainIter);
-    return [r.loss, r.acc];
-  } finally {
-    step.dispose();
-  }
+  const r = await runEpoch(fn, cachedStep(fn, net, loss, updater), trainIter);
+  return [r.loss, r.acc];
 }
 
 /** `loss 0.469, train acc 0.823, test acc 0.779` (d2l's format). */
@@ -304,7 +318,7 @@ export async function trainCh3(net: Net, trainIter: DataIter, testIter: DataIter
   const animator = resolveAnimator(fn, opts.animator, () => new Animator({
     xlabel: 'epoch', xlim: [1, numEpochs], ylim: [0.3, 0.9], legend: ['train loss', 'train acc', 'test acc'],
   }));
-  const step = compileStep(makeStep(fn, net, loss, updater), fn);
+  const step = cachedStep(fn, net, loss, updater);
   try {
     const result = await runEpochs(numEpochs, opts, async (epoch, { timer, yielder }) => {
       timer.start();
@@ -317,7 +331,6 @@ export async function trainCh3(net: Net, trainIter: DataIter, testIter: DataIter
     console.log(formatMetrics(result));
     return result;
   } finally {
-    step.dispose();
     finishAnimator(animator);
   }
 }

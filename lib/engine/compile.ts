@@ -331,7 +331,15 @@ interface Entry {
   first?: Program;
   fn?: { name: string; program: Program };
   eager?: string;
+  /** Trace the next call once more and compare it with the function's program before trusting it again. */
+  verify?: boolean;
 }
+
+/** Removes the functions of compiled steps nobody holds any more (a net dropped with its cached step). */
+const finalizer = new FinalizationRegistry<string[]>((names) => {
+  const b = activeNodeBackend() as Backend | null;
+  for (const n of names) try { b?.binding.removeFunction(n); } catch { /* already gone */ }
+});
 
 let functionCounter = 0;
 const FN_ATTRS = (b: Backend): OpAttr[] => [
@@ -344,6 +352,12 @@ export interface CompiledStep {
   (...inputs: tf.Tensor[]): tf.Tensor[];
   /** Removes this step's functions from TensorFlow's context. */
   dispose(): void;
+  /**
+   * Makes the next call of each signature run eagerly once more and compare its trace with the function's:
+   * call it when the step may be reused after JS values it reads could have changed (a new trainer call after
+   * a learner edited `lr` in another cell). A mismatch drops the function and traces afresh.
+   */
+  revalidate(): void;
   /** Calls run as one TF function so far, and calls run eagerly. */
   readonly stats: { compiled: number; eager: number; functions: number };
 }
@@ -360,10 +374,14 @@ export function compileStep(fn: (...inputs: tf.Tensor[]) => tf.Tensor[], label =
   const stats = { compiled: 0, eager: 0, functions: 0 };
   let warned = false;
   const backend = (): Backend | null => (compileUnavailable() === null ? activeNodeBackend() as Backend : null);
+  const live: string[] = []; // names of this step's functions, for the finalizer
   const drop = (e: Entry) => {
     const b = activeNodeBackend() as Backend | null;
     if (e.fn && b) b.binding.removeFunction(e.fn.name);
-    if (e.fn) stats.functions--;
+    if (e.fn) {
+      stats.functions--;
+      live.splice(live.indexOf(e.fn.name), 1);
+    }
     e.fn = undefined;
   };
   const giveUp = (e: Entry, why: string) => {
@@ -378,6 +396,12 @@ export function compileStep(fn: (...inputs: tf.Tensor[]) => tf.Tensor[], label =
     const registered = (tf.engine() as unknown as { registeredVariables: Record<string, tf.Variable> }).registeredVariables;
     for (const v of Object.values(registered)) if (!v.isDisposed) m.set(idOf(b, v), v);
     return m;
+  };
+  const trace = (b: Backend, inputs: tf.Tensor[]) => {
+    const argIds = inputs.map((t) => idOf(b, t));
+    const varIds = variables(b);
+    const { result, trace: t } = record(b, () => fn(...inputs));
+    return { result, program: toProgram(t, argIds, varIds, result.map((r) => idOf(b, r))) };
   };
   const call = (...inputs: tf.Tensor[]): tf.Tensor[] => {
     const b = backend();
@@ -394,6 +418,17 @@ export function compileStep(fn: (...inputs: tf.Tensor[]) => tf.Tensor[], label =
       }
     }
     e.calls++;
+    if (e.fn && e.verify) {
+      e.verify = false;
+      stats.eager++;
+      const traced = trace(b, inputs);
+      const diff = typeof traced.program === 'string' ? traced.program : difference(e.fn.program, traced.program);
+      if (diff) { // something the step reads in JS changed: trace it afresh from the next call
+        drop(e);
+        e.calls = 1;
+      }
+      return traced.result;
+    }
     if (e.fn) {
       try {
         const outs = run(b, e.fn.program, e.fn.name, inputs);
@@ -405,10 +440,7 @@ export function compileStep(fn: (...inputs: tf.Tensor[]) => tf.Tensor[], label =
     }
     stats.eager++;
     if (e.eager || e.calls === 1) return fn(...inputs);
-    const argIds = inputs.map((t) => idOf(b, t));
-    const varIds = variables(b);
-    const { result, trace } = record(b, () => fn(...inputs));
-    const program = toProgram(trace, argIds, varIds, result.map((t) => idOf(b, t)));
+    const { result, program } = trace(b, inputs);
     if (typeof program === 'string') giveUp(e, program);
     else if (!e.first) e.first = program;
     else {
@@ -420,6 +452,7 @@ export function compileStep(fn: (...inputs: tf.Tensor[]) => tf.Tensor[], label =
           b.binding.addFunctionDef(functionDef(b, program, name, inputs.map((t) => b.tensorMap.get(t.dataId)!.dtype)));
           e.fn = { name, program };
           stats.functions++;
+          live.push(name);
         } catch (err) {
           giveUp(e, `TensorFlow cannot build it (${(err as Error).message.split('\n')[0]})`);
         }
@@ -428,10 +461,13 @@ export function compileStep(fn: (...inputs: tf.Tensor[]) => tf.Tensor[], label =
     }
     return result;
   };
-  return Object.assign(call, {
+  const handle = Object.assign(call, {
     dispose: () => { for (const e of entries.values()) drop(e); entries.clear(); },
+    revalidate: () => { for (const e of entries.values()) if (e.fn) e.verify = true; },
     stats,
   });
+  finalizer.register(handle, live);
+  return handle;
 }
 
 /** One call of the function: feeds inputs, variables and captured tensors; assigns the variables' new values. */

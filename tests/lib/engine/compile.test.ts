@@ -184,6 +184,28 @@ describe('compileStep', () => {
     tf.dispose([...sums, W, b]);
   }, 60_000);
 
+  run('a JS value the step reads (lr edited in a later cell) is never frozen: revalidate() retraces on a change', () => {
+    let lr = 0.1;
+    const W = tf.variable(tf.ones([3]));
+    const step = lib.compileStep(() => {
+      W.assign(tf.sub(W, tf.mul(W, tf.scalar(lr)))); // tf.scalar(lr): an upload, a Const in the function
+      return [tf.sum(W)];
+    });
+    const sum = () => { const [t] = step(); const v = t.dataSync()[0]; t.dispose(); return v; };
+    for (let i = 0; i < 5; i++) sum();
+    expect(step.stats.compiled).toBe(2);
+    const before = W.dataSync()[0];
+    lr = 0.5; // "a later cell"; the trainers call revalidate() at the start of every call
+    step.revalidate();
+    expect(sum()).toBeCloseTo(3 * before * 0.5, 5); // the verifying call runs eagerly with the new lr
+    expect(step.stats.functions).toBe(0); // ... saw the change and dropped the stale function
+    for (let i = 0; i < 4; i++) sum();
+    expect(W.dataSync()[0]).toBeCloseTo(before * 0.5 ** 5, 5);
+    expect(step.stats).toMatchObject({ compiled: 4, functions: 1 });
+    step.dispose();
+    W.dispose();
+  });
+
   run('D2L_COMPILE=0 turns it off', () => {
     process.env.D2L_COMPILE = '0';
     try {
