@@ -14,9 +14,11 @@
  * why once (`d2l: step not compiled: …`):
  *  - per input signature (shapes, dtypes): the last, smaller batch or another net gets its own function;
  *  - the step is traced on its 2nd and 3rd calls (the 1st creates optimizer slots and lazily built layers)
- *    and the two records must match op for op: a value JS computes per call (a learning-rate schedule, random
- *    numbers such as dropout masks, which tfjs draws in JS) shows up as an upload that differs, and the step
- *    stays eager; uploads that are equal in both (constants like `lr / batchSize`) become `Const` nodes;
+ *    and the two records must match op for op: uploads equal in both (constants like `lr / batchSize`) become
+ *    `Const` nodes; uniform random numbers tfjs draws in JS (dropout masks: `tf.randomUniform`, float32 in
+ *    [0, 1)) become TF's `StatelessRandomUniform`, fed [seed, call number] — a new mask every step, the same
+ *    masks for the same `d2l.seed` (not the eager run's masks: those come from tfjs' own generator); any other
+ *    value JS computes per call (a learning-rate schedule) keeps the step eager;
  *  - a step that reads a value back (`dataSync`) is not compiled;
  *  - at most {@link MAX_SIGNATURES} functions per handle; `dispose()` removes them from the context.
  * `D2L_COMPILE=0` turns compiling off.
@@ -26,6 +28,7 @@
  * @module
  */
 import * as tf from '@tensorflow/tfjs';
+import { nextSeed } from '../random';
 import { activeNodeBackend, type NodeBackend, type OpAttr, type TensorMetadata } from './tfjs-node';
 
 /** Functions kept per compiled step (one per input signature); the oldest is removed beyond this. */
@@ -112,6 +115,8 @@ function record<T>(b: Backend, f: () => T): { result: T; trace: Trace } {
 interface Program {
   ops: { op: string; attrs: OpAttr[]; inputs: Source[]; outDtypes: number[] }[];
   uploads: Upload[];
+  /** Uploads that are uniform [0, 1) random numbers drawn in JS: TF's stateless generator makes them instead. */
+  random: number[];
   vars: tf.Variable[];
   captured: number[];
   outputs: Source[];
@@ -144,7 +149,7 @@ function toProgram(trace: Trace, argIds: number[], varIds: Map<number, tf.Variab
   });
   const outputs = outIds.map(source);
   const assigns = [...trace.assigns].map(([v, id]) => [v, source(id)] as [tf.Variable, Source]);
-  return { ops, uploads: trace.uploads, vars, captured, outputs, assigns };
+  return { ops, uploads: trace.uploads, random: [], vars, captured, outputs, assigns };
 }
 
 const key = (s: Source): string =>
@@ -158,7 +163,36 @@ function sameBytes(a: ArrayBufferView, b: ArrayBufferView): boolean {
   return true;
 }
 
-/** Null when two traces of the same step are the same program, else why not (one short clause). */
+/** Smallest sample of a JS random upload that is told apart from other changing values (see below). */
+const MIN_RANDOM_SIZE = 1024;
+const DT_FLOAT = 1;
+
+/**
+ * True when two uploads look like fresh draws of `tf.randomUniform(shape)` — float32, every value in [0, 1), and
+ * reaching both ends of the range (min < 0.01, max > 0.99: a 1024-value sample of U[0, 1) misses that with
+ * probability ~1e-4) — so that TF's stateless uniform generator may make them inside the function. Dropout
+ * masks are made this way (tfjs draws them in JS); anything else that changes between calls keeps the step eager.
+ */
+function looksUniform(a: Upload, b: Upload): boolean {
+  if (a.dtype !== DT_FLOAT || b.dtype !== DT_FLOAT || a.shape.join() !== b.shape.join()) return false;
+  const n = a.shape.reduce((x, y) => x * y, 1);
+  if (n < MIN_RANDOM_SIZE) return false;
+  return [a, b].every((u) => {
+    const v = u.values as Float32Array;
+    let lo = 1, hi = 0;
+    for (let i = 0; i < v.length; i++) {
+      if (!(v[i] >= 0 && v[i] < 1)) return false;
+      if (v[i] < lo) lo = v[i];
+      if (v[i] > hi) hi = v[i];
+    }
+    return lo < 0.01 && hi > 0.99;
+  });
+}
+
+/**
+ * Null when two traces of the same step are the same program (up to random uploads, whose indices go into
+ * `q.random`), else why not (one short clause).
+ */
 function difference(p: Program, q: Program): string | null {
   if (p.ops.length !== q.ops.length) return `it runs ${p.ops.length} ops one call and ${q.ops.length} the next (it branches in JS)`;
   for (let i = 0; i < p.ops.length; i++) {
@@ -170,6 +204,10 @@ function difference(p: Program, q: Program): string | null {
   for (let i = 0; i < p.uploads.length; i++) {
     const a = p.uploads[i], b = q.uploads[i];
     if (a.dtype !== b.dtype || a.shape.join() !== b.shape.join() || !sameBytes(a.values, b.values)) {
+      if (looksUniform(a, b)) {
+        q.random.push(i);
+        continue;
+      }
       const n = a.shape.reduce((x, y) => x * y, 1);
       return n > 1 ? `it makes a new ${a.shape.join('×')} tensor in JS each call (random numbers such as dropout masks?)`
         : 'a scalar computed in JS changes between calls (a schedule?)';
@@ -250,7 +288,37 @@ function functionDef(b: Backend, p: Program, name: string, argDtypes: number[]):
   const refOf: string[][] = []; // per op: "node:arg:i" of each flat output
   const ref = (s: Source): string => s.kind === 'node' ? refOf[s.node][s.out] : s.kind === 'upload' ? `k${s.index}:output:0`
     : s.kind === 'arg' ? `a${s.index}` : s.kind === 'var' ? `v${p.vars.indexOf(s.variable)}` : `c${p.captured.indexOf(s.id)}`;
+  const constNode = (name: string, dtype: number, shape: number[], bytes: Uint8Array) => {
+    const t = new P.Tensor();
+    t.setDtype(dtype);
+    const ts = new P.TensorShape();
+    ts.setDimList(shape.map((n) => { const d = new P.TensorShape.Dim(); d.setSize(n); return d; }));
+    t.setTensorShape(ts);
+    t.setTensorContent(bytes);
+    const n = new P.NodeDef();
+    n.setName(name);
+    n.setOp('Const');
+    const dt = new P.AttrValue(); dt.setType(dtype);
+    const val = new P.AttrValue(); val.setTensor(t);
+    n.getAttrMap().set('dtype', dt);
+    n.getAttrMap().set('value', val);
+    return n;
+  };
+  const DT_INT32 = 3;
   p.uploads.forEach((u, i) => {
+    const r = p.random.indexOf(i);
+    if (r >= 0) { // k{i} = StatelessRandomUniform(shape, seed r{r}): a fresh draw every call, repeatable by seed
+      nodeDefs.push(constNode(`ks${i}`, DT_INT32, [u.shape.length], new Uint8Array(Int32Array.from(u.shape).buffer)));
+      const n = new P.NodeDef();
+      n.setName(`k${i}`);
+      n.setOp('StatelessRandomUniform');
+      n.setInputList([`ks${i}:output:0`, `r${r}`]);
+      for (const [name, t] of [['dtype', DT_FLOAT], ['T', DT_INT32], ['Tseed', DT_INT32]] as const) {
+        const a = new P.AttrValue(); a.setType(t); n.getAttrMap().set(name, a);
+      }
+      nodeDefs.push(n);
+      return;
+    }
     const t = new P.Tensor();
     t.setDtype(u.dtype);
     const shape = new P.TensorShape();
@@ -313,6 +381,7 @@ function functionDef(b: Backend, p: Program, name: string, argDtypes: number[]):
     ...argDtypes.map((d, i) => argDef(`a${i}`, d)),
     ...p.vars.map((v, i) => argDef(`v${i}`, varDtype(v))),
     ...p.captured.map((id, i) => argDef(`c${i}`, capturedDtype.get(id) ?? DT_INVALID)),
+    ...p.random.map((_, i) => argDef(`r${i}`, DT_INT32)),
   ]);
   const results = [...p.outputs, ...p.assigns.map(([, s]) => s)];
   sig.setOutputArgList(results.map((s, i) => argDef(`o${i}`, dtypeOf(s))));
@@ -329,10 +398,18 @@ function functionDef(b: Backend, p: Program, name: string, argDtypes: number[]):
 interface Entry {
   calls: number;
   first?: Program;
-  fn?: { name: string; program: Program };
+  fn?: Compiled;
   eager?: string;
   /** Trace the next call once more and compare it with the function's program before trusting it again. */
   verify?: boolean;
+}
+
+/** A registered function: its program, and for its random uploads a seed each and a per-call counter. */
+interface Compiled {
+  name: string;
+  program: Program;
+  seeds: number[];
+  calls: number;
 }
 
 /** Removes the functions of compiled steps nobody holds any more (a net dropped with its cached step). */
@@ -431,7 +508,7 @@ export function compileStep(fn: (...inputs: tf.Tensor[]) => tf.Tensor[], label =
     }
     if (e.fn) {
       try {
-        const outs = run(b, e.fn.program, e.fn.name, inputs);
+        const outs = run(b, e.fn, inputs);
         stats.compiled++;
         return outs;
       } catch (err) {
@@ -450,7 +527,8 @@ export function compileStep(fn: (...inputs: tf.Tensor[]) => tf.Tensor[], label =
         const name = `d2l_step_${process.pid}_${++functionCounter}`;
         try {
           b.binding.addFunctionDef(functionDef(b, program, name, inputs.map((t) => b.tensorMap.get(t.dataId)!.dtype)));
-          e.fn = { name, program };
+          // one seed per random upload, drawn from d2l's seeded stream: a seeded notebook repeats its masks
+          e.fn = { name, program, seeds: program.random.map(() => nextSeed()), calls: 0 };
           stats.functions++;
           live.push(name);
         } catch (err) {
@@ -470,10 +548,21 @@ export function compileStep(fn: (...inputs: tf.Tensor[]) => tf.Tensor[], label =
   return handle;
 }
 
-/** One call of the function: feeds inputs, variables and captured tensors; assigns the variables' new values. */
-function run(b: Backend, p: Program, name: string, inputs: tf.Tensor[]): tf.Tensor[] {
-  const ids = [...inputs.map((t) => idOf(b, t)), ...p.vars.map((v) => idOf(b, v)), ...p.captured];
-  const metas = b.binding.executeOp(name, FN_ATTRS(b), ids, p.outputs.length + p.assigns.length);
+/**
+ * One call of the function: feeds inputs, variables, captured tensors and the random seeds ([seed, call number]:
+ * new numbers every call); assigns the variables' new values.
+ */
+function run(b: Backend, fn: Compiled, inputs: tf.Tensor[]): tf.Tensor[] {
+  const p = fn.program;
+  const call = fn.calls++;
+  const seedIds = fn.seeds.map((s) => b.binding.createTensor([2], b.binding.TF_INT32, new Int32Array([s, call])));
+  let metas: TensorMetadata[];
+  try {
+    const ids = [...inputs.map((t) => idOf(b, t)), ...p.vars.map((v) => idOf(b, v)), ...p.captured, ...seedIds];
+    metas = b.binding.executeOp(fn.name, FN_ATTRS(b), ids, p.outputs.length + p.assigns.length);
+  } finally {
+    for (const id of seedIds) b.binding.deleteTensor(id);
+  }
   const outs = metas.map((m) => b.createOutputTensor(m));
   p.assigns.forEach(([v], i) => {
     const t = outs[p.outputs.length + i];

@@ -184,6 +184,48 @@ describe('compileStep', () => {
     tf.dispose([...sums, W, b]);
   }, 60_000);
 
+  run('dropout masks (uniform numbers tfjs draws in JS) come from TF\'s stateless generator: new every step, repeated by seed', async () => {
+    const { seed } = await import('../../../lib/random');
+    const X = tf.ones([64, 32]); // 2048 draws per call: enough to tell U[0, 1) apart from other changing values
+    const masks = () => {
+      seed(7);
+      const step = lib.compileStep((x: tf.Tensor) => [tf.tidy(() => tf.mul(x, tf.floor(tf.add(tf.randomUniform(x.shape), 0.5))))]);
+      const out: Float32Array[] = [];
+      for (let i = 0; i < 6; i++) {
+        const [m] = step(X);
+        out.push(m.dataSync() as Float32Array);
+        m.dispose();
+      }
+      expect(step.stats).toMatchObject({ compiled: 3, functions: 1 });
+      step.dispose();
+      return out.slice(3); // the compiled calls
+    };
+    const a = masks(), b = masks();
+    for (const m of a) {
+      const kept = m.reduce((n, v) => n + v, 0);
+      expect(kept).toBeGreaterThan(2048 * 0.4); // about half kept, as p = 0.5
+      expect(kept).toBeLessThan(2048 * 0.6);
+    }
+    expect(a[0]).not.toEqual(a[1]); // a new mask every step
+    expect(a[1]).not.toEqual(a[2]);
+    expect(b).toEqual(a); // the same masks under the same seed
+    X.dispose();
+  });
+
+  run('an MLP with dropout 0.5 (lecture 13) compiles and trains', () => {
+    const data = batches(8, 64, [40], 4);
+    const net = tf.sequential({ layers: [
+      tf.layers.dense({ inputShape: [40], units: 32, activation: 'relu' }),
+      tf.layers.dropout({ rate: 0.5 }),
+      tf.layers.dense({ units: 4 }),
+    ] });
+    const step = lib.compileStep(train.makeStep('test', net, classify.softmaxCrossEntropy, tf.train.sgd(0.1)));
+    const [loss] = epoch(step, data);
+    expect(step.stats.compiled).toBe(5);
+    expect(Number.isFinite(loss)).toBe(true);
+    step.dispose();
+  });
+
   run('a JS value the step reads (lr edited in a later cell) is never frozen: revalidate() retraces on a change', () => {
     let lr = 0.1;
     const W = tf.variable(tf.ones([3]));
