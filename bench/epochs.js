@@ -14,6 +14,8 @@
  *   --with-torch     if `import torch` fails in the anchor's Python, pip-install torch into it first
  *                    (.venv; on this machine from the local wheel/index, never the public index)
  *   --python PATH    Python for the anchor (default: $D2L_BENCH_PYTHON, else .venv/bin/python, else python3)
+ *   --rounds N       N interleaved rounds per model (PyTorch, then each backend, N times); the MEDIAN round counts
+ *                    (PyTorch's own epoch time drifts by minutes on a shared machine: compare like with like)
  *   --verbose        pass the children's stderr through
  *   --no-kernel      skip the kernel numbers (start → first result, trivial round trip; from bench/kernel.js)
  *   --lessons        also time the full lessons run (`npm run lessons`: every notebook, full epochs; minutes)
@@ -82,7 +84,7 @@ const NOISY = 0.3;
 
 function usage(msg) {
   console.error(`bench/epochs.js: ${msg}\nusage: node bench/epochs.js [--quick] [--models ${MODELS.join(',')}] ` +
-    `[--backends ${BACKENDS.join(',')}] [--json] [--no-torch | --with-torch] [--python PATH] [--repeat N] [--no-kernel] [--lessons] [--verbose]`);
+    `[--backends ${BACKENDS.join(',')}] [--json] [--no-torch | --with-torch] [--python PATH] [--repeat N] [--rounds N] [--no-kernel] [--lessons] [--verbose]`);
   process.exit(2);
 }
 
@@ -111,6 +113,7 @@ function parseArgs(argv) {
     else if (a === '--backends') o.backends = list(++i, a, [...BACKENDS, 'auto']);
     else if (a === '--python') { o.python = argv[++i]; if (!o.python) usage('--python needs a path'); }
     else if (a === '--child') o.child = list(++i, a, MODELS)[0];
+    else if (a === '--rounds') { o.rounds = Number(argv[++i]); if (!Number.isInteger(o.rounds) || o.rounds < 1) usage('--rounds needs a positive integer'); }
     else if (a === '--repeat') { o.repeat = Number(argv[++i]); if (!Number.isInteger(o.repeat) || o.repeat < 1) usage('--repeat needs a positive integer'); }
     else if (a === '--help' || a === '-h') usage('help');
     else usage(`unknown argument ${argv[i]}`);
@@ -352,25 +355,42 @@ async function main() {
   const torch = o.torch ? await prepareTorch(o) : { skipped: 'disabled (--no-torch)' };
   const runs = {}; // backend name -> { device, threads, results: {model: r}, error? }
   const broken = new Set(); // backends that cannot load at all
+  const median = (xs) => { const v = [...xs].sort((a, b) => a - b); return v[(v.length - 1) >> 1]; };
   for (const m of o.models) {
-    if (!torch.skipped) runTorchModel(o, torch, m);
-    for (const want of o.backends) {
-      if (broken.has(want) || (want === 'cpu' && !CPU_MODELS.includes(m))) continue;
-      say(o, `${want} ${m} …`);
-      const r = runChild(o, want, m);
-      loadMax = Math.max(loadMax, os.loadavg()[0]);
-      const name = want === 'tensorflow-eager' ? want : r.backend ?? want;
-      const run = (runs[name] ??= { results: {} });
-      if (r.error) {
-        say(o, `${want} ${m}: FAILED ${r.error}`);
-        run.results[m] = { error: r.error };
-        // the backend itself cannot load: its other models would fail the same way
-        if (/cannot use backend/.test(r.error)) { run.error = r.error; broken.add(want); }
-        continue;
+    const torchRounds = [];
+    const rounds = {}; // backend name -> results of each round
+    for (let round = 0; round < (o.rounds ?? 1); round++) {
+      if (!torch.skipped) {
+        runTorchModel(o, torch, m);
+        if (torch.results[m] && !torch.results[m].error) torchRounds.push(torch.results[m]);
       }
-      Object.assign(run, { device: r.device, threads: r.threads });
-      run.results[m] = r;
-      say(o, `${name} ${m}: ${fmt(r.seconds)} s/epoch, peak RSS ${fmt(r.peakRssMb, 0)} MB, tensors ${r.tensorsBefore} → ${r.tensorsAfter}`);
+      for (const want of o.backends) {
+        if (broken.has(want) || (want === 'cpu' && !CPU_MODELS.includes(m))) continue;
+        say(o, `${want} ${m}${o.rounds > 1 ? ` (round ${round + 1}/${o.rounds})` : ''} …`);
+        const r = runChild(o, want, m);
+        loadMax = Math.max(loadMax, os.loadavg()[0]);
+        const name = want === 'tensorflow-eager' ? want : r.backend ?? want;
+        const run = (runs[name] ??= { results: {} });
+        if (r.error) {
+          say(o, `${want} ${m}: FAILED ${r.error}`);
+          run.results[m] = { error: r.error };
+          // the backend itself cannot load: its other models would fail the same way
+          if (/cannot use backend/.test(r.error)) { run.error = r.error; broken.add(want); }
+          continue;
+        }
+        Object.assign(run, { device: r.device, threads: r.threads });
+        (rounds[name] ??= []).push(r);
+        say(o, `${name} ${m}: ${fmt(r.seconds)} s/epoch, peak RSS ${fmt(r.peakRssMb, 0)} MB, tensors ${r.tensorsBefore} → ${r.tensorsAfter}`);
+      }
+    }
+    // the median round of each (PyTorch's too), keeping every round's time
+    for (const [name, rs] of Object.entries(rounds)) {
+      const mid = median(rs.map((r) => r.seconds));
+      runs[name].results[m] = { ...rs.find((r) => r.seconds === mid), roundSeconds: rs.map((r) => r.seconds) };
+    }
+    if (torchRounds.length) {
+      const mid = median(torchRounds.map((r) => r.seconds));
+      torch.results[m] = { ...torchRounds.find((r) => r.seconds === mid), roundSeconds: torchRounds.map((r) => r.seconds) };
     }
   }
 
@@ -415,7 +435,7 @@ async function main() {
       ...Object.fromEntries(Object.entries(run.results).map(([m, r]) => [m, r.error ? { error: r.error } : {
         seconds: r.seconds, examplesPerSec: r.examplesPerSec, msPerStep: (r.seconds / r.numBatches) * 1000,
         peakRssMb: r.peakRssMb, tensorsBefore: r.tensorsBefore, tensorsAfter: r.tensorsAfter, warmupSeconds: r.warmupSeconds,
-        cpuCores: r.cpuCores, otherCores: r.otherCores,
+        cpuCores: r.cpuCores, otherCores: r.otherCores, roundSeconds: r.roundSeconds,
         wallSeconds: r.wallSeconds, trainLoss: r.trainLoss, trainAcc: r.trainAcc,
         ...(r.testAcc !== undefined ? { testAcc: r.testAcc } : {}) }])),
     }]));
@@ -462,6 +482,11 @@ async function main() {
     for (const [m, r] of Object.entries(run.results)) if (r.error) console.log(`  ${b} ${m} failed: ${r.error}`);
   }
   if (!torch.skipped) console.log(`  pytorch: torch ${torch.torch}, ${torch.threads} threads (${torch.python})`);
+  if ((o.rounds ?? 1) > 1) {
+    const each = (r) => (r.roundSeconds ?? []).map((x) => fmt(x)).join('/');
+    console.log(`  s/epoch of each round (the median counts): ${[...cells.filter((c) => !c.r.error).map((c) => `${c.backend} ${c.model} ${each(c.r)}`),
+      ...Object.entries(torch.results ?? {}).filter(([, r]) => !r.error).map(([m, r]) => `pytorch ${m} ${each(r)}`)].join('; ')}`);
+  }
   const lenets = Object.entries(runs).filter(([, run]) => run.results.lenet && !run.results.lenet.error);
   if (lenets.length) {
     console.log(`  lenet s/epoch is trainCh6's training time; with its test evaluation: ${lenets.map(([b, run]) => `${b} ${fmt(run.results.lenet.wallSeconds)} s`).join(', ')}`);

@@ -21,7 +21,8 @@
  *    value JS computes per call (a learning-rate schedule) keeps the step eager;
  *  - a step that reads a value back (`dataSync`) is not compiled;
  *  - at most {@link MAX_SIGNATURES} functions per handle; `dispose()` removes them from the context.
- * `D2L_COMPILE=0` turns compiling off.
+ * `D2L_COMPILE=0` turns compiling off; `D2L_COMPILE_FUSE=0` keeps the ops as recorded (no rewrites for fusion,
+ * see {@link fusible}), for comparisons.
  *
  * Grappler only optimizes a function call that carries a `config_proto` attribute (measured: without it
  * TF 2.21 runs the nodes as recorded), so every call passes one.
@@ -113,7 +114,7 @@ function record<T>(b: Backend, f: () => T): { result: T; trace: Trace } {
 
 /** The record in a form two traces can be compared in, and a function built from. */
 interface Program {
-  ops: { op: string; attrs: OpAttr[]; inputs: Source[]; outDtypes: number[] }[];
+  ops: { op: string; attrs: OpAttr[]; inputs: Source[]; outDtypes: number[]; outShapes: number[][] }[];
   uploads: Upload[];
   /** Uploads that are uniform [0, 1) random numbers drawn in JS: TF's stateless generator makes them instead. */
   random: number[];
@@ -145,7 +146,7 @@ function toProgram(trace: Trace, argIds: number[], varIds: Map<number, tf.Variab
   const ops = trace.ops.map((o, node) => {
     const inputs = o.inputs.map(source);
     o.outputs.forEach((m, out) => made.set(m.id, { kind: 'node', node, out }));
-    return { op: o.op, attrs: o.attrs, inputs, outDtypes: o.outputs.map((m) => m.dtype) };
+    return { op: o.op, attrs: o.attrs, inputs, outDtypes: o.outputs.map((m) => m.dtype), outShapes: o.outputs.map((m) => m.shape) };
   });
   const outputs = outIds.map(source);
   const assigns = [...trace.assigns].map(([v, id]) => [v, source(id)] as [tf.Variable, Source]);
@@ -275,7 +276,49 @@ function argCount(arg: Pb, attrs: Map<string, OpAttr>): number {
 }
 
 /** Builds the FunctionDef of a program; returns it with the dtypes of its signature. */
-function functionDef(b: Backend, p: Program, name: string, argDtypes: number[]): Uint8Array {
+/**
+ * Rewrites ops as TF's own graphs spell them, so grappler's remapper can fuse them (measured with TF 2.21:
+ * `BatchMatMulV2` + `Add` + `Relu` as tfjs records them is never fused; `MatMul` + `BiasAdd` + `Relu` becomes one
+ * `_FusedMatMul`, and Conv2D + BiasAdd one `_FusedConv2D`):
+ *  - a rank-2 `BatchMatMulV2` → `MatMul` (adj_x/adj_y → transpose_a/transpose_b);
+ *  - `Add(x[…, C], b[C])` (either order) → `BiasAdd(x, b)`;
+ *  - `ReluGrad(dy, x)` where `Relu(x)` is in the step → `ReluGrad(dy, relu(x))` (the same result: relu(x) > 0
+ *    exactly where x > 0; the remapper fuses the Relu only when nothing but ReluGrad reads the output).
+ * Same math; the results can differ from eager in float32 round-off where TF picks another kernel.
+ */
+function fusible(p: Program, shapeOf: (s: Source) => number[] | undefined): Program['ops'] {
+  const sameSource = (a: Source, b: Source) => key(a) === key(b);
+  return p.ops.map((o) => {
+    const [x, y] = o.inputs;
+    const attr = (n: string) => o.attrs.find((a) => a.name === n);
+    if (o.op === 'BatchMatMulV2' && shapeOf(x)?.length === 2 && shapeOf(y)?.length === 2) {
+      const T = attr('T');
+      const flag = (from: string, to: string): OpAttr => ({ name: to, type: attr(from)?.type ?? 3, value: attr(from)?.value ?? false });
+      return { ...o, op: 'MatMul', attrs: [...(T ? [T] : []), flag('adj_x', 'transpose_a'), flag('adj_y', 'transpose_b')] };
+    }
+    if ((o.op === 'Add' || o.op === 'AddV2') && o.inputs.length === 2) {
+      const sx = shapeOf(x), sy = shapeOf(y);
+      const bias = (t?: number[], b?: number[]) => !!t && !!b && t.length >= 2 && b.length === 1 && t[t.length - 1] === b[0] && t[0] !== 1;
+      const T = attr('T');
+      const biasAdd = (v: Source, bb: Source) => ({ ...o, op: 'BiasAdd', inputs: [v, bb],
+        attrs: [...(T ? [T] : []), { name: 'data_format', type: 0, value: 'NHWC' }] });
+      if (bias(sx, sy)) return biasAdd(x, y);
+      if (bias(sy, sx)) return biasAdd(y, x);
+    }
+    if (o.op === 'ReluGrad') {
+      const relu = p.ops.findIndex((r) => r.op === 'Relu' && sameSource(r.inputs[0], y));
+      if (relu >= 0) return { ...o, inputs: [x, { kind: 'node', node: relu, out: 0 }] };
+    }
+    return o;
+  });
+}
+
+function functionDef(b: Backend, p0: Program, name: string, args: tf.Tensor[]): Uint8Array {
+  const argDtypes = args.map((t) => b.tensorMap.get(t.dataId)!.dtype);
+  const shapeOf = (s: Source): number[] | undefined => s.kind === 'node' ? p0.ops[s.node].outShapes[s.out]
+    : s.kind === 'upload' ? p0.uploads[s.index].shape : s.kind === 'arg' ? args[s.index].shape
+      : s.kind === 'var' ? s.variable.shape : undefined;
+  const p: Program = process.env.D2L_COMPILE_FUSE === '0' ? p0 : { ...p0, ops: fusible(p0, shapeOf) };
   const P = pb();
   const DT_INVALID = 0;
   // dtypes of every source: node outputs and uploads are recorded, inputs come from the signature / consumers
@@ -526,7 +569,7 @@ export function compileStep(fn: (...inputs: tf.Tensor[]) => tf.Tensor[], label =
       else {
         const name = `d2l_step_${process.pid}_${++functionCounter}`;
         try {
-          b.binding.addFunctionDef(functionDef(b, program, name, inputs.map((t) => b.tensorMap.get(t.dataId)!.dtype)));
+          b.binding.addFunctionDef(functionDef(b, program, name, inputs));
           // one seed per random upload, drawn from d2l's seeded stream: a seeded notebook repeats its masks
           e.fn = { name, program, seeds: program.random.map(() => nextSeed()), calls: 0 };
           stats.functions++;
