@@ -275,7 +275,6 @@ function argCount(arg: Pb, attrs: Map<string, OpAttr>): number {
   return 1;
 }
 
-/** Builds the FunctionDef of a program; returns it with the dtypes of its signature. */
 /**
  * Rewrites ops as TF's own graphs spell them, so grappler's remapper can fuse them (measured with TF 2.21:
  * `BatchMatMulV2` + `Add` + `Relu` as tfjs records them is never fused; `MatMul` + `BiasAdd` + `Relu` becomes one
@@ -313,6 +312,7 @@ function fusible(p: Program, shapeOf: (s: Source) => number[] | undefined): Prog
   });
 }
 
+/** The serialized FunctionDef of a program: `args` are the step's explicit inputs (their dtypes and shapes). */
 function functionDef(b: Backend, p0: Program, name: string, args: tf.Tensor[]): Uint8Array {
   const argDtypes = args.map((t) => b.tensorMap.get(t.dataId)!.dtype);
   const shapeOf = (s: Source): number[] | undefined => s.kind === 'node' ? p0.ops[s.node].outShapes[s.out]
