@@ -21,8 +21,8 @@
  *    value JS computes per call (a learning-rate schedule) keeps the step eager;
  *  - a step that reads a value back (`dataSync`) is not compiled;
  *  - at most {@link MAX_SIGNATURES} functions per handle; `dispose()` removes them from the context.
- * `D2L_COMPILE=0` turns compiling off; `D2L_COMPILE_FUSE=0` keeps the ops as recorded (no rewrites for fusion,
- * see {@link fusible}), for comparisons.
+ * XLA compiles each function (see {@link useXla}). `D2L_COMPILE=0` turns compiling off; `D2L_COMPILE_XLA=0`
+ * leaves XLA out; `D2L_COMPILE_FUSE=0` keeps the ops as recorded (no rewrites for fusion, see {@link fusible}).
  *
  * Grappler only optimizes a function call that carries a `config_proto` attribute (measured: without it
  * TF 2.21 runs the nodes as recorded), so every call passes one.
@@ -313,8 +313,8 @@ function fusible(p: Program, shapeOf: (s: Source) => number[] | undefined): Prog
 }
 
 /** The serialized FunctionDef of a program: `args` are the step's explicit inputs (their dtypes and shapes). */
-function functionDef(b: Backend, p0: Program, name: string, args: tf.Tensor[]): Uint8Array {
-  const argDtypes = args.map((t) => b.tensorMap.get(t.dataId)!.dtype);
+function functionDef(b: Backend, p0: Program, name: string, args: ArgSpec[], xla: boolean): Uint8Array {
+  const argDtypes = args.map((a) => a.dtype);
   const shapeOf = (s: Source): number[] | undefined => s.kind === 'node' ? p0.ops[s.node].outShapes[s.out]
     : s.kind === 'upload' ? p0.uploads[s.index].shape : s.kind === 'arg' ? args[s.index].shape
       : s.kind === 'var' ? s.variable.shape : undefined;
@@ -430,6 +430,7 @@ function functionDef(b: Backend, p0: Program, name: string, args: tf.Tensor[]): 
   sig.setOutputArgList(results.map((s, i) => argDef(`o${i}`, dtypeOf(s))));
   const f = new P.FunctionDef();
   f.setSignature(sig);
+  if (xla) { const x = new P.AttrValue(); x.setB(true); f.getAttrMap().set('_XlaMustCompile', x); }
   f.setNodeDefList(nodeDefs);
   results.forEach((s, i) => f.getRetMap().set(`o${i}`, ref(s)));
   return f.serializeBinary();
@@ -442,18 +443,41 @@ interface Entry {
   calls: number;
   first?: Program;
   fn?: Compiled;
+  /** While XLA is on trial: `fn` is the XLA version, `rival` the plain one, and their call times in ms. */
+  rival?: Compiled;
+  times?: { xla: number[]; plain: number[] };
   eager?: string;
   /** Trace the next call once more and compare it with the function's program before trusting it again. */
   verify?: boolean;
 }
 
-/** A registered function: its program, and for its random uploads a seed each and a per-call counter. */
+/** dtype (TF enum) and shape of one explicit input of a step. */
+interface ArgSpec { dtype: number; shape: number[] }
+
+/**
+ * A registered function: its program, its inputs, whether XLA compiles it, and for its random uploads a seed
+ * each and a per-call counter.
+ */
 interface Compiled {
   name: string;
   program: Program;
+  args: ArgSpec[];
+  xla: boolean;
   seeds: number[];
-  calls: number;
+  /** Calls so far (shared by the XLA and plain versions on trial: one stream of random numbers). */
+  counter: { calls: number };
 }
+
+/**
+ * XLA (TF's `_XlaMustCompile`) fuses a step's element-wise ops into a few loops, but its CPU convolutions are
+ * slower than TF's oneDNN kernels. Measured (2 cores, one TF thread): the lecture 09 softmax step's function call
+ * 0.47 → 0.26 ms (the whole step with its batch 0.87 → 0.50 ms), yet lecture 23's LeNet 46 s → 2 min. So each
+ * function is built both ways and put on trial: its first compiled calls alternate between the two, and after
+ * {@link TRIAL_CALLS} timed calls each (the first call of each, which compiles, not counted) the faster one is
+ * kept and the other removed. `D2L_COMPILE_XLA=0` skips XLA; a function XLA cannot compile keeps the plain one.
+ */
+const useXla = () => process.env.D2L_COMPILE_XLA !== '0';
+const TRIAL_CALLS = 2;
 
 /** Removes the functions of compiled steps nobody holds any more (a net dropped with its cached step). */
 const finalizer = new FinalizationRegistry<string[]>((names) => {
@@ -478,8 +502,11 @@ export interface CompiledStep {
    * a learner edited `lr` in another cell). A mismatch drops the function and traces afresh.
    */
   revalidate(): void;
-  /** Calls run as one TF function so far, and calls run eagerly. */
-  readonly stats: { compiled: number; eager: number; functions: number };
+  /**
+   * Calls run as one TF function so far, calls run eagerly, functions registered now (two per signature while
+   * XLA is on trial), and trials XLA won.
+   */
+  readonly stats: { compiled: number; eager: number; functions: number; xla: number };
 }
 
 /**
@@ -491,11 +518,20 @@ export interface CompiledStep {
  */
 export function compileStep(fn: (...inputs: tf.Tensor[]) => tf.Tensor[], label = 'step'): CompiledStep {
   const entries = new Map<string, Entry>();
-  const stats = { compiled: 0, eager: 0, functions: 0 };
+  const stats = { compiled: 0, eager: 0, functions: 0, xla: 0 };
   let warned = false;
   const backend = (): Backend | null => (compileUnavailable() === null ? activeNodeBackend() as Backend : null);
   const live: string[] = []; // names of this step's functions, for the finalizer
+  const remove = (c: Compiled) => {
+    const b = activeNodeBackend() as Backend | null;
+    if (b) b.binding.removeFunction(c.name);
+    stats.functions--;
+    live.splice(live.indexOf(c.name), 1);
+  };
   const drop = (e: Entry) => {
+    if (e.rival) remove(e.rival);
+    e.rival = undefined;
+    e.times = undefined;
     const b = activeNodeBackend() as Backend | null;
     if (e.fn && b) b.binding.removeFunction(e.fn.name);
     if (e.fn) {
@@ -516,6 +552,54 @@ export function compileStep(fn: (...inputs: tf.Tensor[]) => tf.Tensor[], label =
     const registered = (tf.engine() as unknown as { registeredVariables: Record<string, tf.Variable> }).registeredVariables;
     for (const v of Object.values(registered)) if (!v.isDisposed) m.set(idOf(b, v), v);
     return m;
+  };
+  /** Builds and registers the function of `program` as this entry's. */
+  const build = (b: Backend, program: Program, args: ArgSpec[], xla: boolean, seeds: number[], counter: { calls: number }): Compiled => {
+    const name = `d2l_step_${process.pid}_${++functionCounter}`;
+    b.binding.addFunctionDef(functionDef(b, program, name, args, xla));
+    stats.functions++;
+    live.push(name);
+    return { name, program, args, xla, seeds, counter };
+  };
+  /** Builds this entry's function; with XLA, both versions, on trial. */
+  const register = (b: Backend, e: Entry, program: Program, args: ArgSpec[], xla: boolean) => {
+    // one seed per random upload, drawn from d2l's seeded stream: a seeded notebook repeats its masks
+    const seeds = program.random.map(() => nextSeed());
+    const counter = { calls: 0 };
+    e.fn = build(b, program, args, false, seeds, counter);
+    if (!xla) return;
+    e.rival = e.fn;
+    e.fn = build(b, program, args, true, seeds, counter);
+    e.times = { xla: [], plain: [] };
+  };
+  /** One call while XLA is on trial (see {@link useXla}); settles it after enough timed calls. */
+  const trial = (b: Backend, e: Entry, inputs: tf.Tensor[]): tf.Tensor[] => {
+    const t = e.times!;
+    const xla = t.xla.length <= t.plain.length;
+    const t0 = performance.now();
+    let outs: tf.Tensor[];
+    try {
+      outs = run(b, xla ? e.fn! : e.rival!, inputs);
+    } catch (err) {
+      if (!xla) throw err;
+      remove(e.fn!); // XLA cannot compile it: keep the plain function
+      e.fn = e.rival;
+      e.rival = e.times = undefined;
+      return run(b, e.fn!, inputs);
+    }
+    (xla ? t.xla : t.plain).push(performance.now() - t0);
+    if (t.xla.length > TRIAL_CALLS && t.plain.length > TRIAL_CALLS) {
+      const median = (v: number[]) => v.slice(1).sort((x, y) => x - y)[(v.length - 2) >> 1]; // first call compiles
+      if (median(t.xla) <= median(t.plain)) {
+        remove(e.rival!);
+        stats.xla++;
+      } else {
+        remove(e.fn!);
+        e.fn = e.rival;
+      }
+      e.rival = e.times = undefined;
+    }
+    return outs;
   };
   const trace = (b: Backend, inputs: tf.Tensor[]) => {
     const argIds = inputs.map((t) => idOf(b, t));
@@ -551,7 +635,7 @@ export function compileStep(fn: (...inputs: tf.Tensor[]) => tf.Tensor[], label =
     }
     if (e.fn) {
       try {
-        const outs = run(b, e.fn, inputs);
+        const outs = e.rival ? trial(b, e, inputs) : run(b, e.fn, inputs);
         stats.compiled++;
         return outs;
       } catch (err) {
@@ -567,13 +651,8 @@ export function compileStep(fn: (...inputs: tf.Tensor[]) => tf.Tensor[], label =
       const diff = difference(e.first, program);
       if (diff) giveUp(e, diff);
       else {
-        const name = `d2l_step_${process.pid}_${++functionCounter}`;
         try {
-          b.binding.addFunctionDef(functionDef(b, program, name, inputs));
-          // one seed per random upload, drawn from d2l's seeded stream: a seeded notebook repeats its masks
-          e.fn = { name, program, seeds: program.random.map(() => nextSeed()), calls: 0 };
-          stats.functions++;
-          live.push(name);
+          register(b, e, program, inputs.map((t) => ({ dtype: b.tensorMap.get(t.dataId)!.dtype, shape: t.shape })), useXla());
         } catch (err) {
           giveUp(e, `TensorFlow cannot build it (${(err as Error).message.split('\n')[0]})`);
         }
@@ -597,7 +676,7 @@ export function compileStep(fn: (...inputs: tf.Tensor[]) => tf.Tensor[], label =
  */
 function run(b: Backend, fn: Compiled, inputs: tf.Tensor[]): tf.Tensor[] {
   const p = fn.program;
-  const call = fn.calls++;
+  const call = fn.counter.calls++;
   const seedIds = fn.seeds.map((s) => b.binding.createTensor([2], b.binding.TF_INT32, new Int32Array([s, call])));
   let metas: TensorMetadata[];
   try {

@@ -33,6 +33,16 @@ beforeAll(async () => {
 
 const run = PATCHED ? it : it.skip;
 
+/** Runs `f` with XLA left out (one function per signature at once, not two on trial). */
+function plainTf<T>(f: () => T): T {
+  process.env.D2L_COMPILE_XLA = '0';
+  try {
+    return f();
+  } finally {
+    delete process.env.D2L_COMPILE_XLA;
+  }
+}
+
 /** Deterministic batches: n of [batch, ...xShape] floats and int labels in [0, classes). */
 function batches(n: number, batch: number, xShape: number[], classes: number, last?: number): [tf.Tensor, tf.Tensor][] {
   return Array.from({ length: n }, (_, i) => {
@@ -89,7 +99,8 @@ describe('compileStep', () => {
     expect(diff).toBeLessThan(1e-6);
     expect(c[0]).toBeCloseTo(e[0], 3);
     expect(c[1]).toBe(e[1]);
-    expect(step.stats).toMatchObject({ compiled: 5, eager: 3, functions: 1 });
+    expect(step.stats).toMatchObject({ compiled: 5, eager: 3 });
+    expect(step.stats.functions).toBe(2); // XLA and plain, alternating on trial (both gave these parameters)
     step.dispose();
     expect(step.stats.functions).toBe(0);
   });
@@ -126,7 +137,7 @@ describe('compileStep', () => {
     step.dispose();
   });
 
-  run('a new input signature (the last, smaller batch) gets its own function', () => {
+  run('a new input signature (the last, smaller batch) gets its own function', () => plainTf(() => {
     const W = tf.variable(tf.zeros([6, 3]));
     const step = lib.compileStep((X: tf.Tensor) => {
       const g = tf.matMul(tf.transpose(X), tf.ones([X.shape[0], 3]));
@@ -137,7 +148,7 @@ describe('compileStep', () => {
     expect(step.stats).toMatchObject({ compiled: 3, functions: 2 }); // 2 of the 5 full batches, 1 of the 4 small ones
     step.dispose();
     W.dispose();
-  });
+  }));
 
   run('falls back to eager, with one line saying why, for random uploads (dropout), reads and JS branches', () => {
     const log = vi.spyOn(console, 'log').mockImplementation(() => undefined);
@@ -187,7 +198,7 @@ describe('compileStep', () => {
   run('dropout masks (uniform numbers tfjs draws in JS) come from TF\'s stateless generator: new every step, repeated by seed', async () => {
     const { seed } = await import('../../../lib/random');
     const X = tf.ones([64, 32]); // 2048 draws per call: enough to tell U[0, 1) apart from other changing values
-    const masks = () => {
+    const masks = () => plainTf(() => {
       seed(7);
       const step = lib.compileStep((x: tf.Tensor) => [tf.tidy(() => tf.mul(x, tf.floor(tf.add(tf.randomUniform(x.shape), 0.5))))]);
       const out: Float32Array[] = [];
@@ -199,7 +210,7 @@ describe('compileStep', () => {
       expect(step.stats).toMatchObject({ compiled: 3, functions: 1 });
       step.dispose();
       return out.slice(3); // the compiled calls
-    };
+    });
     const a = masks(), b = masks();
     for (const m of a) {
       const kept = m.reduce((n, v) => n + v, 0);
@@ -226,7 +237,7 @@ describe('compileStep', () => {
     step.dispose();
   });
 
-  run('a JS value the step reads (lr edited in a later cell) is never frozen: revalidate() retraces on a change', () => {
+  run('a JS value the step reads (lr edited in a later cell) is never frozen: revalidate() retraces on a change', () => plainTf(() => {
     let lr = 0.1;
     const W = tf.variable(tf.ones([3]));
     const step = lib.compileStep(() => {
@@ -246,6 +257,32 @@ describe('compileStep', () => {
     expect(step.stats).toMatchObject({ compiled: 4, functions: 1 });
     step.dispose();
     W.dispose();
+  }));
+
+  run('XLA on trial: the first compiled calls alternate XLA and plain TF, then the faster one is kept', () => {
+    const x = tf.tensor1d([0.5, 1.5, 1.7, 3.2]);
+    const expected = tf.sum(tf.exp(tf.mul(x, 2))).dataSync()[0];
+    const step = lib.compileStep((v: tf.Tensor) => [tf.tidy(() => tf.sum(tf.exp(tf.mul(v, 2))))]);
+    const values: number[] = [];
+    for (let i = 0; i < 10; i++) {
+      const [y] = step(x);
+      values.push(y.dataSync()[0]);
+      y.dispose();
+      if (i === 4) expect(step.stats.functions).toBe(2); // 2 compiled calls: on trial
+    }
+    for (const v of values) expect(v).toBeCloseTo(expected, 3);
+    expect(step.stats.compiled).toBe(7);
+    expect(step.stats.functions).toBe(1); // settled after 3 calls each
+    expect([0, 1]).toContain(step.stats.xla);
+    step.dispose();
+    const plain = plainTf(() => {
+      const p = lib.compileStep((v: tf.Tensor) => [tf.tidy(() => tf.sum(tf.exp(tf.mul(v, 2))))]);
+      for (let i = 0; i < 5; i++) tf.dispose(p(x));
+      return p;
+    });
+    expect(plain.stats).toMatchObject({ compiled: 2, functions: 1, xla: 0 });
+    plain.dispose();
+    x.dispose();
   });
 
   run('D2L_COMPILE=0 turns it off', () => {
