@@ -154,6 +154,12 @@ export function makeStep(fn: string, net: Net, loss: Loss, updater: Updater): (.
   };
 }
 
+/**
+ * The yielder of epochs run without one (a notebook's own `for` loop around `trainEpochCh3`): shared across calls,
+ * so a loop of short epochs — each well under the yield interval — still lets the kernel see an interrupt.
+ */
+const epochYielder = new Yielder();
+
 /** Compiled steps per (net, loss, updater), so a notebook's epoch loop reuses one TF function. */
 const stepCache = new WeakMap<object, WeakMap<object, WeakMap<object, CompiledStep>>>();
 
@@ -179,7 +185,7 @@ export function cachedStep(fn: string, net: Net, loss: Loss, updater: Updater): 
  * `step` (a {@link makeStep} step, compiled by the caller so one function serves every epoch).
  */
 export async function runEpoch(fn: string, step: CompiledStep, trainIter: DataIter, opts: EpochOptions = {}): Promise<EpochResult> {
-  const yielder = opts.yielder ?? new Yielder();
+  const yielder = opts.yielder ?? epochYielder;
   let lossSum: tf.Tensor = tf.scalar(0);
   let correct: tf.Tensor = tf.scalar(0);
   let n = 0;

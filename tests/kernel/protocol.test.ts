@@ -134,6 +134,28 @@ describe('d2l-ts kernel over the Jupyter protocol', () => {
     expect(text((await executeCell(kc, 'kept')).outputs)).toBe('5');
   });
 
+  it('stops a training cell within 1 s on interrupt_request, compiled steps included (native TF: one TF call per step)', async () => {
+    const setup = await executeCell(kc, [
+      "import * as d2l from 'd2l-ts'",
+      "import * as tf from '@tensorflow/tfjs'",
+      'await d2l.initBackend()',
+      'const W = tf.variable(tf.zeros([20, 4])), b = tf.variable(tf.zeros([4]))',
+      'const [X, y] = d2l.syntheticData(tf.ones([20]), 0.5, 2048)',
+      'const it = d2l.loadArray([X, tf.cast(tf.greater(tf.squeeze(y), 10), "int32")], 64)',
+      'const net = (x: tf.Tensor) => tf.add(tf.matMul(x, W), b)',
+      'const upd = (n: number, g: tf.NamedTensorMap) => d2l.sgd([W, b], g, 0.01, n)',
+    ].join('\n'), { timeoutMs: 60000 });
+    expect(setup.reply.content.status).toBe('ok');
+    const train = executeCell(kc, 'for (let e = 0; e < 100000; e++) await d2l.trainEpochCh3(net, it, d2l.softmaxCrossEntropy, upd)');
+    await new Promise((r) => setTimeout(r, 2000)); // well past the 3 eager calls: steps are compiled by now
+    const t0 = Date.now();
+    await kc.interrupt();
+    const r = await train;
+    expect(Date.now() - t0).toBeLessThan(1000);
+    expect(r.reply.content.ename).toBe('KeyboardInterrupt');
+    expect(text((await executeCell(kc, 'W.shape')).outputs)).toContain('20'); // the net is still there
+  }, 60000);
+
   it('stops a synchronous infinite loop on SIGINT (interrupt_mode signal)', async () => {
     const loop = executeCell(kc, 'let spins = 0\nwhile (true) { spins++ }');
     await new Promise((r) => setTimeout(r, 500));
