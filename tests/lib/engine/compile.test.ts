@@ -120,6 +120,23 @@ describe('compileStep', () => {
     step.dispose();
   });
 
+  run('the concise MLP of lecture 10 (dense 256-style, ReLU, dropout 0) with SGD: same parameters after 5 steps', () => {
+    const data = batches(8, 32, [5, 6], 10);
+    const { diff, step } = compare(() => {
+      const net = tf.sequential({ layers: [
+        tf.layers.flatten({ inputShape: [5, 6] }),
+        tf.layers.dense({ units: 24, kernelInitializer: tf.initializers.randomNormal({ stddev: 0.1, seed: 8 }) }),
+        tf.layers.reLU(),
+        tf.layers.dropout({ rate: 0 }),
+        tf.layers.dense({ units: 10, kernelInitializer: tf.initializers.randomNormal({ stddev: 0.1, seed: 9 }) }),
+      ] });
+      return { net, loss: classify.softmaxCrossEntropy, updater: tf.train.sgd(0.1), params: () => net.getWeights() };
+    }, data);
+    expect(diff).toBeLessThan(1e-5);
+    expect(step.stats.compiled).toBe(5);
+    step.dispose();
+  });
+
   run('a LeNet-style conv net (conv, sigmoid, avg pool, dense) with SGD: same parameters', () => {
     const data = batches(6, 8, [12, 12, 1], 3);
     const { diff, step } = compare(() => {
