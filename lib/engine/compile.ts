@@ -29,6 +29,7 @@
  * @module
  */
 import * as tf from '@tensorflow/tfjs';
+import { argError } from '../args';
 import { nextSeed } from '../random';
 import { activeNodeBackend, type NodeBackend, type OpAttr, type TensorMetadata } from './tfjs-node';
 
@@ -167,6 +168,7 @@ function sameBytes(a: ArrayBufferView, b: ArrayBufferView): boolean {
 /** Smallest sample of a JS random upload that is told apart from other changing values (see below). */
 const MIN_RANDOM_SIZE = 1024;
 const DT_FLOAT = 1;
+const DT_INT32 = 3;
 
 /**
  * True when two uploads look like fresh draws of `tf.randomUniform(shape)` — float32, every value in [0, 1), and
@@ -241,14 +243,16 @@ function opDef(b: Backend, name: string): Pb {
   return d;
 }
 
+/** A TensorShape proto of `dims`. */
+function tensorShape(dims: number[]): Pb {
+  const P = pb(), s = new P.TensorShape();
+  s.setDimList(dims.map((n) => { const d = new P.TensorShape.Dim(); d.setSize(n); return d; }));
+  return s;
+}
+
 function attrValue(b: Backend, a: OpAttr): Pb {
   const P = pb(), v = new P.AttrValue(), bd = b.binding;
   const list = Array.isArray(a.value) && a.type !== bd.TF_ATTR_SHAPE ? a.value as unknown[] : undefined;
-  const shape = (dims: number[]) => {
-    const s = new P.TensorShape();
-    s.setDimList(dims.map((n) => { const d = new P.TensorShape.Dim(); d.setSize(n); return d; }));
-    return s;
-  };
   if (list) {
     const l = new P.AttrValue.ListValue();
     if (a.type === bd.TF_ATTR_INT) l.setIList(list);
@@ -263,7 +267,7 @@ function attrValue(b: Backend, a: OpAttr): Pb {
   else if (a.type === bd.TF_ATTR_BOOL) v.setB(a.value as boolean);
   else if (a.type === bd.TF_ATTR_TYPE) v.setType(a.value as number);
   else if (a.type === bd.TF_ATTR_STRING) v.setS(Buffer.from(String(a.value)));
-  else if (a.type === bd.TF_ATTR_SHAPE) v.setShape(shape(a.value as number[]));
+  else if (a.type === bd.TF_ATTR_SHAPE) v.setShape(tensorShape(a.value as number[]));
   else throw new Error(`attribute ${a.name} of type ${a.type}`);
   return v;
 }
@@ -285,14 +289,15 @@ function argCount(arg: Pb, attrs: Map<string, OpAttr>): number {
  *    exactly where x > 0; the remapper fuses the Relu only when nothing but ReluGrad reads the output).
  * Same math; the results can differ from eager in float32 round-off where TF picks another kernel.
  */
-function fusible(p: Program, shapeOf: (s: Source) => number[] | undefined): Program['ops'] {
+function fusible(b: Backend, p: Program, shapeOf: (s: Source) => number[] | undefined): Program['ops'] {
+  const { TF_ATTR_BOOL, TF_ATTR_STRING } = b.binding;
   const sameSource = (a: Source, b: Source) => key(a) === key(b);
   return p.ops.map((o) => {
     const [x, y] = o.inputs;
     const attr = (n: string) => o.attrs.find((a) => a.name === n);
     if (o.op === 'BatchMatMulV2' && shapeOf(x)?.length === 2 && shapeOf(y)?.length === 2) {
       const T = attr('T');
-      const flag = (from: string, to: string): OpAttr => ({ name: to, type: attr(from)?.type ?? 3, value: attr(from)?.value ?? false });
+      const flag = (from: string, to: string): OpAttr => ({ name: to, type: TF_ATTR_BOOL, value: attr(from)?.value ?? false });
       return { ...o, op: 'MatMul', attrs: [...(T ? [T] : []), flag('adj_x', 'transpose_a'), flag('adj_y', 'transpose_b')] };
     }
     if ((o.op === 'Add' || o.op === 'AddV2') && o.inputs.length === 2) {
@@ -300,7 +305,7 @@ function fusible(p: Program, shapeOf: (s: Source) => number[] | undefined): Prog
       const bias = (t?: number[], b?: number[]) => !!t && !!b && t.length >= 2 && b.length === 1 && t[t.length - 1] === b[0] && t[0] !== 1;
       const T = attr('T');
       const biasAdd = (v: Source, bb: Source) => ({ ...o, op: 'BiasAdd', inputs: [v, bb],
-        attrs: [...(T ? [T] : []), { name: 'data_format', type: 0, value: 'NHWC' }] });
+        attrs: [...(T ? [T] : []), { name: 'data_format', type: TF_ATTR_STRING, value: 'NHWC' }] });
       if (bias(sx, sy)) return biasAdd(x, y);
       if (bias(sy, sx)) return biasAdd(y, x);
     }
@@ -318,7 +323,7 @@ function functionDef(b: Backend, p0: Program, name: string, args: ArgSpec[], xla
   const shapeOf = (s: Source): number[] | undefined => s.kind === 'node' ? p0.ops[s.node].outShapes[s.out]
     : s.kind === 'upload' ? p0.uploads[s.index].shape : s.kind === 'arg' ? args[s.index].shape
       : s.kind === 'var' ? s.variable.shape : undefined;
-  const p: Program = process.env.D2L_COMPILE_FUSE === '0' ? p0 : { ...p0, ops: fusible(p0, shapeOf) };
+  const p: Program = process.env.D2L_COMPILE_FUSE === '0' ? p0 : { ...p0, ops: fusible(b, p0, shapeOf) };
   const P = pb();
   const DT_INVALID = 0;
   // dtypes of every source: node outputs and uploads are recorded, inputs come from the signature / consumers
@@ -334,9 +339,7 @@ function functionDef(b: Backend, p0: Program, name: string, args: ArgSpec[], xla
   const constNode = (name: string, dtype: number, shape: number[], bytes: Uint8Array) => {
     const t = new P.Tensor();
     t.setDtype(dtype);
-    const ts = new P.TensorShape();
-    ts.setDimList(shape.map((n) => { const d = new P.TensorShape.Dim(); d.setSize(n); return d; }));
-    t.setTensorShape(ts);
+    t.setTensorShape(tensorShape(shape));
     t.setTensorContent(bytes);
     const n = new P.NodeDef();
     n.setName(name);
@@ -347,7 +350,6 @@ function functionDef(b: Backend, p0: Program, name: string, args: ArgSpec[], xla
     n.getAttrMap().set('value', val);
     return n;
   };
-  const DT_INT32 = 3;
   p.uploads.forEach((u, i) => {
     const r = p.random.indexOf(i);
     if (r >= 0) { // k{i} = StatelessRandomUniform(shape, seed r{r}): a fresh draw every call, repeatable by seed
@@ -362,20 +364,7 @@ function functionDef(b: Backend, p0: Program, name: string, args: ArgSpec[], xla
       nodeDefs.push(n);
       return;
     }
-    const t = new P.Tensor();
-    t.setDtype(u.dtype);
-    const shape = new P.TensorShape();
-    shape.setDimList(u.shape.map((n) => { const d = new P.TensorShape.Dim(); d.setSize(n); return d; }));
-    t.setTensorShape(shape);
-    t.setTensorContent(new Uint8Array(u.values.buffer, u.values.byteOffset, u.values.byteLength));
-    const n = new P.NodeDef();
-    n.setName(`k${i}`);
-    n.setOp('Const');
-    const dt = new P.AttrValue(); dt.setType(u.dtype);
-    const val = new P.AttrValue(); val.setTensor(t);
-    n.getAttrMap().set('dtype', dt);
-    n.getAttrMap().set('value', val);
-    nodeDefs.push(n);
+    nodeDefs.push(constNode(`k${i}`, u.dtype, u.shape, new Uint8Array(u.values.buffer, u.values.byteOffset, u.values.byteLength)));
   });
   p.ops.forEach((o, i) => {
     const def = opDef(b, o.op);
@@ -517,6 +506,16 @@ export interface CompiledStep {
  * @param label names the step in the one line printed when it cannot be compiled
  */
 export function compileStep(fn: (...inputs: tf.Tensor[]) => tf.Tensor[], label = 'step'): CompiledStep {
+  if (typeof fn !== 'function') throw argError('compileStep', 'fn to be a function (...tensors) => tensors', fn);
+  const step = (...inputs: tf.Tensor[]): tf.Tensor[] => {
+    const out: unknown = fn(...inputs);
+    if (!Array.isArray(out) || !out.every((t) => t instanceof tf.Tensor)) {
+      const err = argError(`compileStep (${label})`, 'the step to return an array of tensors', out);
+      tf.dispose(out as tf.TensorContainer); // whatever tensors it made are not handed to anyone
+      throw err;
+    }
+    return out;
+  };
   const entries = new Map<string, Entry>();
   const stats = { compiled: 0, eager: 0, functions: 0, xla: 0 };
   let warned = false;
@@ -604,12 +603,15 @@ export function compileStep(fn: (...inputs: tf.Tensor[]) => tf.Tensor[], label =
   const trace = (b: Backend, inputs: tf.Tensor[]) => {
     const argIds = inputs.map((t) => idOf(b, t));
     const varIds = variables(b);
-    const { result, trace: t } = record(b, () => fn(...inputs));
+    const { result, trace: t } = record(b, () => step(...inputs));
     return { result, program: toProgram(t, argIds, varIds, result.map((r) => idOf(b, r))) };
   };
   const call = (...inputs: tf.Tensor[]): tf.Tensor[] => {
+    inputs.forEach((t, i) => {
+      if (!(t instanceof tf.Tensor) || t.isDisposed) throw argError(`compileStep (${label})`, `input ${i} to be a live tensor`, t);
+    });
     const b = backend();
-    if (!b) { stats.eager++; return fn(...inputs); }
+    if (!b) { stats.eager++; return step(...inputs); }
     const sig = inputs.map((t) => `${t.dtype}[${t.shape.join(',')}]`).join(' ');
     let e = entries.get(sig);
     if (!e) {
@@ -643,7 +645,7 @@ export function compileStep(fn: (...inputs: tf.Tensor[]) => tf.Tensor[], label =
       }
     }
     stats.eager++;
-    if (e.eager || e.calls === 1) return fn(...inputs);
+    if (e.eager || e.calls === 1) return step(...inputs);
     const { result, program } = trace(b, inputs);
     if (typeof program === 'string') giveUp(e, program);
     else if (!e.first) e.first = program;

@@ -302,6 +302,19 @@ describe('compileStep', () => {
     x.dispose();
   });
 
+  run('bad input: a clear ArgumentError, nothing left registered, no tensors leaked', () => {
+    expect(() => lib.compileStep(42 as any)).toThrow(/^compileStep: expected fn to be a function .*, got number 42$/);
+    const before = tf.memory().numTensors;
+    const step = lib.compileStep((x: tf.Tensor) => tf.add(x, 1) as any, 'bad');
+    const x = tf.ones([2]);
+    expect(() => step(x)).toThrow(/^compileStep \(bad\): expected the step to return an array of tensors, got a float32 tensor/);
+    expect(() => step([1, 2] as any)).toThrow(/^compileStep \(bad\): expected input 0 to be a live tensor, got an array of length 2$/);
+    expect(step.stats.functions).toBe(0);
+    step.dispose();
+    x.dispose();
+    expect(tf.memory().numTensors).toBe(before); // the rejected result was freed
+  });
+
   run('D2L_COMPILE=0 turns it off', () => {
     process.env.D2L_COMPILE = '0';
     try {
