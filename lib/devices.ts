@@ -4,11 +4,11 @@
  * these report that backend's GPUs, as device strings in TensorFlow's spelling (`'/GPU:0'`, `'/CPU:0'`).
  * @module
  */
-import { cudaDeviceCount } from './engine/backend';
+import { gpuCount } from './engine/backend';
 
 /** Number of GPUs the active backend computes on (d2l's `num_gpus`); 0 on a CPU backend. */
 export function numGpus(): number {
-  return cudaDeviceCount();
+  return gpuCount();
 }
 
 /** Device string of GPU `i` if it exists, else the CPU (d2l's `try_gpu`): `'/GPU:0'` or `'/CPU:0'`. */

@@ -9,8 +9,15 @@
  *  3. `wasm`           — `@tensorflow/tfjs-backend-wasm` plus d2l-ts's kernel fixes (./wasm-kernels), on all
  *                        cores (./wasm-threads; `D2L_WASM_THREADS=n` to change);
  *  4. `cpu`            — plain JavaScript, last resort (LeNet: ~48 min per epoch).
- * `D2L_BACKEND=tensorflow-gpu|gpu|tensorflow|wasm|cpu` forces one and fails loudly if it cannot load
- * (unset, empty or `auto`: the first that loads).
+ * `webgpu` (./webgpu: tfjs's WebGPU kernels on Dawn, any GPU through Vulkan/Metal/D3D12, from npm alone) is not in
+ * the automatic order yet: small nets can be slower on a GPU than on native CPU TensorFlow (tensorflow/tfjs#8509),
+ * and it goes ahead of `tensorflow` only once `npm run check:gpu` figures on real GPUs show it faster on the
+ * lectures' models. Until then, when the OS shows a GPU, the backend line says how to use it.
+ * `D2L_BACKEND=webgpu|gpu|tensorflow-gpu|tensorflow|wasm|cpu` forces one and fails loudly if it cannot load
+ * (unset, empty or `auto`: the first that loads). `webgpu` takes whatever adapter Dawn offers, a software one
+ * (SwiftShader, llvmpipe) included — that is how the tests run without a GPU. `gpu` means "a real GPU, whichever
+ * way": `webgpu` on a hardware adapter, else `tensorflow-gpu` (CUDA); it never falls back to a CPU. (Before the
+ * WebGPU backend, `gpu` was an alias of `tensorflow-gpu`.)
  *
  * Everything stays on ONE tfjs-core instance: the native packages `require('@tensorflow/tfjs')`
  * themselves and register backend 'tensorflow' into it, so `require('@tensorflow/tfjs')` anywhere in
@@ -18,7 +25,6 @@
  *
  * @module
  */
-import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
@@ -26,12 +32,13 @@ import { installFastOps } from './fast-ops';
 import { registerWasmKernels } from './wasm-kernels';
 import { useThreadedWasm, wasmThreads } from './wasm-threads';
 import { currentSeed } from '../random';
+import { gpusOnThisMachine, nvidiaGpuNames, startWebGpu, WebGpuUnavailable, type WebGpuAdapter } from './webgpu';
 
 /** A backend d2l-ts can run on, in order of preference. */
-export type BackendChoice = 'tensorflow-gpu' | 'tensorflow' | 'wasm' | 'cpu';
+export type BackendChoice = 'webgpu' | 'tensorflow-gpu' | 'tensorflow' | 'wasm' | 'cpu';
 
-/** Values accepted in `D2L_BACKEND` (`gpu` is an alias of `tensorflow-gpu`). */
-export const BACKEND_CHOICES: readonly string[] = ['tensorflow-gpu', 'gpu', 'tensorflow', 'wasm', 'cpu'];
+/** Values accepted in `D2L_BACKEND` (`gpu`: `webgpu` on a hardware adapter, else `tensorflow-gpu`). */
+export const BACKEND_CHOICES: readonly string[] = ['webgpu', 'gpu', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'];
 
 /** A backend that was tried and not used, and why (one short sentence). */
 export interface SkippedBackend {
@@ -41,7 +48,7 @@ export interface SkippedBackend {
 
 /** What {@link initBackend} chose. */
 export interface BackendInfo {
-  /** The tfjs backend name, as `tf.getBackend()` returns it: `'tensorflow'`, `'wasm'` or `'cpu'`. */
+  /** The tfjs backend name, as `tf.getBackend()` returns it: `'webgpu'`, `'tensorflow'`, `'wasm'` or `'cpu'`. */
   name: string;
   /** Where the math runs, e.g. `'CPU (2 threads, AMD EPYC 7B13)'` or the GPU's name. */
   device: string;
@@ -49,6 +56,8 @@ export interface BackendInfo {
   threads: number;
   /** Backends tried before this one, with the reason each was skipped. */
   skipped: SkippedBackend[];
+  /** The WebGPU adapter, when the backend is `webgpu`. */
+  adapter?: WebGpuAdapter;
 }
 
 /** The hint printed whenever the native backend is unavailable for a fixable reason. */
@@ -61,6 +70,8 @@ interface State {
   info?: BackendInfo;
   /** Number of CUDA devices TensorFlow uses; 0 unless `tensorflow-gpu` is active on a GPU. */
   gpus: number;
+  /** The adapter `webgpu` computes on, when it was chosen. */
+  adapter?: WebGpuAdapter;
 }
 const STATE_KEY = Symbol.for('d2l-ts.backend');
 const g = globalThis as unknown as Record<symbol, State | undefined>;
@@ -107,16 +118,32 @@ export function backendInfo(): BackendInfo {
  * The GPU package being absent is normal and is not mentioned.
  */
 export function describeBackend(info: BackendInfo = backendInfo()): string {
-  const where = state.gpus > 0 && info.name === 'tensorflow' ? `GPU: ${info.device}` : 'CPU';
-  const parts = [`${where}, ${info.threads} thread${info.threads === 1 ? '' : 's'}`];
+  const parts: string[] = [];
+  if (info.adapter) {
+    // `webgpu (NVIDIA H200, Vulkan)`; a software adapter says so, since it is much slower than the CPU backends
+    parts.push(`${info.adapter.name}, ${info.adapter.api}${info.adapter.software ? ', software adapter' : ''}`);
+  } else {
+    const where = state.gpus > 0 && info.name === 'tensorflow' ? `GPU: ${info.device}` : 'CPU';
+    parts.push(`${where}, ${info.threads} thread${info.threads === 1 ? '' : 's'}`);
+  }
   const skipped = info.skipped.filter((s) => !(s.backend === 'tensorflow-gpu' && s.reason === NOT_INSTALLED));
   if (skipped.length > 0) parts.push(`skipped ${skipped.map((s) => `${s.backend}: ${s.reason}`).join(', ')}`);
+  if (gpuCount() === 0) {
+    const gpus = gpusOnThisMachine();
+    if (gpus.length > 0) parts.push(`GPU found (${gpus.join(', ')}): D2L_BACKEND=webgpu to train on it, npm run check:gpu to compare`);
+  }
   return `d2l-ts: backend ${info.name} (${parts.join('; ')})`;
 }
 
-/** Number of CUDA devices the active backend computes on; 0 unless tfjs-node-gpu runs on CUDA (lib/devices.ts). */
-export function cudaDeviceCount(): number {
-  return tf.getBackend() === 'tensorflow' ? state.gpus : 0;
+/**
+ * Number of GPUs the active backend computes on (lib/devices.ts): the CUDA devices of tfjs-node-gpu, or 1 for
+ * `webgpu` on a hardware adapter (tfjs drives one WebGPU device); 0 on a CPU backend or a software adapter.
+ */
+export function gpuCount(): number {
+  const active = tf.getBackend();
+  if (active === 'tensorflow') return state.gpus;
+  if (active === 'webgpu') return state.adapter && !state.adapter.software ? 1 : 0;
+  return 0;
 }
 
 // ----------------------------------------------------------------------------------------------------
@@ -124,11 +151,11 @@ export function cudaDeviceCount(): number {
 /** Thrown inside the chooser when a backend cannot be used; `message` is the short reason. */
 class Skip extends Error {}
 
-function forcedChoice(): BackendChoice | undefined {
+function forcedChoice(): BackendChoice | 'gpu' | undefined {
   const raw = (process.env.D2L_BACKEND ?? '').trim().toLowerCase();
   if (raw === '' || raw === 'auto') return undefined;
-  if (raw === 'gpu') return 'tensorflow-gpu';
-  if (raw === 'tensorflow-gpu' || raw === 'tensorflow' || raw === 'wasm' || raw === 'cpu') return raw;
+  if (raw === 'gpu') return 'gpu';
+  if (raw === 'webgpu' || raw === 'tensorflow-gpu' || raw === 'tensorflow' || raw === 'wasm' || raw === 'cpu') return raw;
   throw new Error(
     `D2L_BACKEND='${process.env.D2L_BACKEND}' is not a backend d2l-ts knows; valid choices: ` +
       `${BACKEND_CHOICES.join(', ')} (or leave it unset to pick the fastest that loads)`);
@@ -136,24 +163,32 @@ function forcedChoice(): BackendChoice | undefined {
 
 async function chooseBackend(): Promise<BackendInfo> {
   const forced = forcedChoice();
-  const order: BackendChoice[] = forced ? [forced] : ['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'];
+  const order: BackendChoice[] = forced === 'gpu' ? ['webgpu', 'tensorflow-gpu']
+    : forced ? [forced] : ['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'];
   const skipped: SkippedBackend[] = [];
+  state.adapter = undefined;
   for (const choice of order) {
     try {
-      const { name, threads, device } = await LOADERS[choice]();
-      return { name, device, threads, skipped };
+      const loader = choice === 'webgpu' ? () => loadWebGpu(forced === 'webgpu') : LOADERS[choice];
+      const { name, threads, device, adapter } = await loader();
+      if (forced === 'gpu' && choice === 'tensorflow-gpu' && state.gpus === 0) throw new Skip('TensorFlow found no CUDA GPU');
+      return { name, device, threads, skipped, ...(adapter ? { adapter } : {}) };
     } catch (err) {
       if (!(err instanceof Skip)) throw err;
-      if (forced) throw new Error(`D2L_BACKEND=${process.env.D2L_BACKEND}: cannot use backend ${choice}: ${err.message}`);
       skipped.push({ backend: choice, reason: err.message });
+      if (forced && choice === order[order.length - 1]) {
+        const why = skipped.map((s) => (order.length > 1 ? `${s.backend}: ${s.reason}` : s.reason)).join('; ');
+        throw new Error(`D2L_BACKEND=${process.env.D2L_BACKEND}: cannot use backend ${order.join(' or ')}: ${why}`);
+      }
     }
   }
   // Unreachable in practice: 'cpu' always initialises.
   throw new Error(`d2l-ts: no backend could be initialised (${skipped.map((s) => `${s.backend}: ${s.reason}`).join('; ')})`);
 }
 
-type Loaded = { name: string; threads: number; device: string };
+type Loaded = { name: string; threads: number; device: string; adapter?: WebGpuAdapter };
 const LOADERS: Record<BackendChoice, () => Promise<Loaded>> = {
+  webgpu: () => loadWebGpu(false),
   'tensorflow-gpu': () => loadNative('@tensorflow/tfjs-node-gpu', true),
   tensorflow: () => loadNative('@tensorflow/tfjs-node', false),
   wasm: loadWasm,
@@ -165,16 +200,19 @@ function cpuDevice(threads: number): string {
   return `CPU (${threads} thread${threads === 1 ? '' : 's'}${model ? `, ${model}` : ''})`;
 }
 
-/** GPU model names from the NVIDIA driver's procfs (no subprocess, no CUDA call). */
-function nvidiaGpuNames(): string[] {
-  const dir = '/proc/driver/nvidia/gpus';
+/**
+ * tfjs's WebGPU backend on Dawn (./webgpu). A software adapter only when `D2L_BACKEND=webgpu` forces it; under
+ * `D2L_BACKEND=gpu` or in the automatic order it is a skip.
+ */
+async function loadWebGpu(allowSoftware: boolean): Promise<Loaded> {
   try {
-    return fs.readdirSync(dir).sort().map((bus) => {
-      const text = fs.readFileSync(path.join(dir, bus, 'information'), 'utf8');
-      return /^Model:\s*(.+)$/m.exec(text)?.[1]?.trim() ?? 'NVIDIA GPU';
-    });
-  } catch {
-    return [];
+    const adapter = await startWebGpu(allowSoftware);
+    state.gpus = 0;
+    state.adapter = adapter;
+    return { name: 'webgpu', threads: 1, device: `${adapter.name} (${adapter.api})`, adapter };
+  } catch (err) {
+    if (err instanceof WebGpuUnavailable) throw new Skip(err.message);
+    throw new Skip(`failed to start (${shortReason(err)})`);
   }
 }
 
