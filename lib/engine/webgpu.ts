@@ -25,6 +25,7 @@
  * @module
  */
 import * as fs from 'fs';
+import * as os from 'os';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 
@@ -396,4 +397,41 @@ export function gpusOnThisMachine(): string[] {
     /* no DRM devices */
   }
   return found;
+}
+
+// ---- running without a GPU: Chromium's SwiftShader ------------------------------------------------------------
+
+/** Where Linux packages of Chromium put SwiftShader's Vulkan driver manifest (Debian/Ubuntu `chromium`, Google Chrome). */
+const SWIFTSHADER_ICDS = [
+  '/usr/lib/chromium/vk_swiftshader_icd.json',
+  '/usr/lib/chromium-browser/vk_swiftshader_icd.json',
+  '/opt/google/chrome/vk_swiftshader_icd.json',
+];
+
+/**
+ * How to run the `webgpu` backend on a CPU here: the SwiftShader manifest and whether the Vulkan loader is
+ * installed, or why not. Debian's own lavapipe (Mesa 22.3) is refused by Dawn (it lacks
+ * shaderUniform*ArrayDynamicIndexing); Chromium's SwiftShader is accepted. Tests and `npm run check:gpu` use it.
+ */
+export function findSwiftShader(): { icd: string } | { missing: string } {
+  if (process.platform !== 'linux') return { missing: 'SwiftShader runs are set up for Linux only' };
+  const icd = SWIFTSHADER_ICDS.find((p) => fs.existsSync(p));
+  if (!icd) return { missing: "no SwiftShader Vulkan driver (install Debian's chromium: apt-get install chromium)" };
+  const loader = ['/usr/lib/x86_64-linux-gnu', '/usr/lib/aarch64-linux-gnu', '/usr/lib64', '/usr/lib', '/lib/x86_64-linux-gnu']
+    .some((d) => fs.existsSync(path.join(d, 'libvulkan.so.1')));
+  if (!loader && !process.env.LD_LIBRARY_PATH) return { missing: 'no Vulkan loader (apt-get install libvulkan1)' };
+  return { icd };
+}
+
+/**
+ * Points Vulkan at SwiftShader for this process (before Dawn loads) and gives the driver the runtime directory it
+ * wants (it prints "XDG_RUNTIME_DIR is invalid" without one).
+ */
+export function useSwiftShader(icd: string): void {
+  process.env.VK_ICD_FILENAMES = icd;
+  if (!process.env.XDG_RUNTIME_DIR) {
+    const dir = path.join(os.tmpdir(), `d2l-ts-xdg-${process.getuid?.() ?? 0}`);
+    fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+    process.env.XDG_RUNTIME_DIR = dir;
+  }
 }
