@@ -271,6 +271,7 @@ function adapterName(vendor: string, device: string, description: string, archit
 function loadDawn(): DawnModule {
   if (loaded.dawn) return loaded.dawn;
   installTickHook();
+  ensureRuntimeDir();
   let dawn: DawnModule;
   try {
     // The package is an ES module; Node ≥ 20.19 loads it with require (no top-level await in it).
@@ -299,6 +300,23 @@ export async function probeAdapter(): Promise<{ adapter: GpuAdapterLike; info: W
     throw new WebGpuUnavailable(`no WebGPU adapter${hint}`);
   }
   return { adapter, info: describeAdapter(adapter) };
+}
+
+/**
+ * Every adapter Dawn offers for the three kinds of request (high-performance, low-power, fallback), without
+ * duplicates: what `npm run check:gpu` prints. Empty when Dawn loads but finds no driver.
+ */
+export async function listAdapters(): Promise<WebGpuAdapter[]> {
+  const dawn = loadDawn();
+  loaded.gpu ??= dawn.create([]);
+  const seen = new Map<string, WebGpuAdapter>();
+  for (const opts of [{ powerPreference: 'high-performance' }, { powerPreference: 'low-power' }, { forceFallbackAdapter: true }]) {
+    const adapter = await loaded.gpu.requestAdapter(opts).catch(() => null);
+    if (!adapter) continue;
+    const info = describeAdapter(adapter);
+    seen.set(JSON.stringify([info.vendor, info.architecture, info.device, info.description]), info);
+  }
+  return [...seen.values()];
 }
 
 /**
@@ -429,9 +447,20 @@ export function findSwiftShader(): { icd: string } | { missing: string } {
  */
 export function useSwiftShader(icd: string): void {
   process.env.VK_ICD_FILENAMES = icd;
-  if (!process.env.XDG_RUNTIME_DIR) {
-    const dir = path.join(os.tmpdir(), `d2l-ts-xdg-${process.getuid?.() ?? 0}`);
+  ensureRuntimeDir();
+}
+
+/**
+ * Vulkan drivers (SwiftShader's window-system code) print "XDG_RUNTIME_DIR is invalid or not set" when a session
+ * has none (a container, CI, a service); give the process a private one before Dawn loads.
+ */
+function ensureRuntimeDir(): void {
+  if (process.platform !== 'linux' || process.env.XDG_RUNTIME_DIR) return;
+  const dir = path.join(os.tmpdir(), `d2l-ts-xdg-${process.getuid?.() ?? 0}`);
+  try {
     fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
     process.env.XDG_RUNTIME_DIR = dir;
+  } catch {
+    /* only a warning is at stake */
   }
 }

@@ -32,7 +32,7 @@ interface ChildResult {
 }
 
 /** Runs initBackend() in a fresh Node process with D2L_BACKEND=`backend` (unset when undefined). */
-function initInChild(backend: string | undefined): Promise<ChildResult> {
+function initInChild(backend: string | undefined, extraEnv: Record<string, string> = {}): Promise<ChildResult> {
   const script = `
 const b = require(${BACKEND_TS});
 const out = {};
@@ -49,7 +49,7 @@ p1.then(async (info) => {
   out.kernels = ['Conv2DBackpropFilter', 'UnsortedSegmentSum'].filter((k) => tf.getKernel(k, 'wasm'));
 }, (e) => { out.error = e.message; }).then(() => console.log('RESULT ' + JSON.stringify(out)));
 `;
-  const env: NodeJS.ProcessEnv = { ...process.env, TF_CPP_MIN_LOG_LEVEL: '2' };
+  const env: NodeJS.ProcessEnv = { ...process.env, TF_CPP_MIN_LOG_LEVEL: '2', ...extraEnv };
   delete env.D2L_BACKEND;
   if (backend !== undefined) env.D2L_BACKEND = backend;
   return new Promise((resolve, reject) => {
@@ -132,15 +132,19 @@ describe('initBackend in a fresh process', { timeout: 60_000 }, () => {
     }
   });
 
-  it('D2L_BACKEND=gpu without @tensorflow/tfjs-node-gpu says it is not installed', async () => {
+  it('D2L_BACKEND=gpu without a GPU says why each GPU backend cannot be used, and never falls back to a CPU', async () => {
     const r = await initInChild('gpu');
-    expect(r.error).toMatch(/tensorflow-gpu: not installed/);
+    expect(r.error).toMatch(/^D2L_BACKEND=gpu: cannot use backend webgpu or tensorflow-gpu: webgpu: .+; tensorflow-gpu: not installed/);
+  });
+  it('D2L_BACKEND=webgpu without any Vulkan driver is a clear error', async () => {
+    const r = await initInChild('webgpu', { VK_ICD_FILENAMES: '/nonexistent/icd.json' });
+    expect(r.error).toMatch(/^D2L_BACKEND=webgpu: cannot use backend webgpu: (no WebGPU adapter|not installed|Dawn failed to load)/);
   });
 });
 
 describe('describeBackend', () => {
   it('is one line: backend, device kind, threads, skipped backends (not the absent GPU package)', () => {
-    expect(BACKEND_CHOICES).toEqual(['tensorflow-gpu', 'gpu', 'tensorflow', 'wasm', 'cpu']);
+    expect(BACKEND_CHOICES).toEqual(['webgpu', 'gpu', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu']);
     const info: BackendInfo = {
       name: 'wasm', device: 'CPU (1 thread, Some CPU)', threads: 1,
       skipped: [
@@ -152,6 +156,13 @@ describe('describeBackend', () => {
       'd2l-ts: backend wasm (CPU, 1 thread; skipped tensorflow: native binding not built — run npm run setup:native)');
     expect(describeBackend({ name: 'tensorflow', device: 'CPU (2 threads, X)', threads: 2, skipped: [] }))
       .toBe('d2l-ts: backend tensorflow (CPU, 2 threads)');
+  });
+  it('names the WebGPU adapter and its API, and says when it is a software one', () => {
+    const adapter = { name: 'NVIDIA H200', api: 'Vulkan', software: false, vendor: 'nvidia', architecture: 'hopper', device: '', description: '' };
+    expect(describeBackend({ name: 'webgpu', device: 'NVIDIA H200 (Vulkan)', threads: 1, skipped: [], adapter }))
+      .toBe('d2l-ts: backend webgpu (NVIDIA H200, Vulkan)');
+    expect(describeBackend({ name: 'webgpu', device: 'x', threads: 1, skipped: [], adapter: { ...adapter, name: 'SwiftShader driver 5.0.0', software: true } }))
+      .toBe('d2l-ts: backend webgpu (SwiftShader driver 5.0.0, Vulkan, software adapter)');
   });
 });
 
