@@ -18,7 +18,10 @@
  *   node bench/check-gpu.js             # the whole check
  *   node bench/check-gpu.js --bundle [DIR]   # first build the self-contained bundle for a GPU machine without
  *                                            # Node or network (scripts/gpu-bundle.sh; default DIR .gpu-bundle)
- *   --json FILE                         # also write the results as JSON
+ *   --json FILE                              # also write the results as JSON
+ *   --models softmax,mlp                     # fewer models (default all three)
+ *   --software-as-gpu                        # rehearsal without a GPU: treat SwiftShader as the GPU (part 3's full
+ *                                            # epochs on a CPU Vulkan: use with --models softmax; minutes)
  * Each part runs in a child process (one tfjs backend per process; the Vulkan driver is chosen before Dawn loads).
  */
 'use strict';
@@ -119,13 +122,18 @@ function nvidiaSmi() {
   return r.status === 0 ? r.stdout.trim() : null;
 }
 
-function printOps(res, problems) {
+/** Part 1: every lecture op on the adapter `env` selects vs cpu, printed; returns the child's results. */
+function checkOps(env, where, problems) {
+  console.log(`\n1. every lecture op, forward and backward, on ${where} vs cpu`);
+  const res = runChild(env, 'ops');
   if (res.error) {
     problems.push(`op comparison did not run: ${res.error}`);
-    return console.log(`  op comparison failed to run: ${res.error}`);
+    console.log(`  op comparison failed to run: ${res.error}`);
+    return res;
   }
   const bad = res.results.filter((r) => !r.ok);
-  const worst = res.results.reduce((a, r) => Math.max(a, r.maxErr / r.tol), 0);
+  // the largest error as a fraction of its tolerance (cases with tolerance 0 must be exact: counted by `ok` alone)
+  const worst = res.results.filter((r) => r.tol > 0).reduce((a, r) => Math.max(a, r.maxErr / r.tol), 0);
   console.log(`  ${res.results.length} op cases on ${res.device} vs cpu in ${fmt(res.seconds, 1)} s: ` +
     `${res.results.length - bad.length} ok, ${bad.length} mismatched; worst error ${fmt(worst, 2)} of its tolerance; ` +
     `${res.leaked} tensors leaked`);
@@ -134,6 +142,7 @@ function printOps(res, problems) {
     problems.push(`op ${r.name}`);
   }
   if (res.leaked !== 0) problems.push(`${res.leaked} tensors leaked by the op comparison`);
+  return res;
 }
 
 async function parentMain(argv) {
@@ -158,18 +167,33 @@ async function parentMain(argv) {
     console.log(`  ${a.software ? 'software' : 'GPU     '}  ${a.name} (${a.api}; vendor ${a.vendor || '?'}, architecture ` +
       `${a.architecture || '?'}, device ${a.device || '?'}, ${a.description || 'no description'})`);
   }
-  const hardware = adapters.find((a) => !a.software);
   const { webgpu } = lib();
+  const modelsAt = argv.indexOf('--models');
+  const models = modelsAt >= 0 ? String(argv[modelsAt + 1] ?? '').split(',').filter(Boolean) : MODELS;
+  const unknown = models.filter((m) => !MODELS.includes(m));
+  if (unknown.length > 0 || models.length === 0) {
+    console.error(`check:gpu: --models takes a comma-separated list of ${MODELS.join(', ')}`);
+    return 2;
+  }
+  let hardware = adapters.find((a) => !a.software);
+  let gpuEnv = { D2L_BACKEND: 'webgpu' };
+  if (!hardware && argv.includes('--software-as-gpu')) {
+    const ss = webgpu.findSwiftShader();
+    if (!ss.icd) {
+      console.error(`check:gpu: --software-as-gpu needs SwiftShader: ${ss.missing}`);
+      return 2;
+    }
+    gpuEnv = { D2L_BACKEND: 'webgpu', VK_ICD_FILENAMES: ss.icd };
+    hardware = { name: 'SwiftShader, standing in for a GPU (--software-as-gpu)' };
+    console.log(`\n--software-as-gpu: the GPU path runs on SwiftShader (${ss.icd})`);
+  }
 
   if (hardware) {
-    console.log(`\n1. every lecture op, forward and backward, on ${hardware.name} vs cpu`);
-    const opsRes = runChild({ D2L_BACKEND: 'webgpu' }, 'ops');
-    report.ops = opsRes;
-    printOps(opsRes, problems);
+    report.ops = checkOps(gpuEnv, hardware.name, problems);
     console.log('\n2. one epoch (Fashion-MNIST, batch 256) per model: webgpu vs native CPU (s/epoch; first webgpu epoch compiles shaders)');
     report.epochs = {};
-    for (const model of MODELS) {
-      const gpu = runChild({ D2L_BACKEND: 'webgpu' }, 'epoch', model);
+    for (const model of models) {
+      const gpu = runChild(gpuEnv, 'epoch', model);
       const cpu = runChild({ D2L_BACKEND: 'tensorflow' }, 'epoch', model);
       report.epochs[model] = { webgpu: gpu, tensorflow: cpu };
       if (gpu.error) {
@@ -195,15 +219,11 @@ async function parentMain(argv) {
       console.log(`  SwiftShader not available: ${ss.missing}. Nothing more to check here.`);
       report.swiftShader = ss;
     } else {
-      const env = { D2L_BACKEND: 'webgpu', VK_ICD_FILENAMES: ss.icd, XDG_RUNTIME_DIR: process.env.XDG_RUNTIME_DIR ?? '' };
-      if (!env.XDG_RUNTIME_DIR) delete env.XDG_RUNTIME_DIR;
-      console.log(`\n1. every lecture op, forward and backward, on SwiftShader vs cpu`);
-      const opsRes = runChild(env, 'ops');
-      report.ops = opsRes;
-      printOps(opsRes, problems);
+      const env = { D2L_BACKEND: 'webgpu', VK_ICD_FILENAMES: ss.icd };
+      report.ops = checkOps(env, 'SwiftShader', problems);
       console.log('\n2. three training steps per model (two short epochs), webgpu on SwiftShader vs cpu');
       report.steps = {};
-      for (const model of MODELS) {
+      for (const model of models) {
         const t0 = performance.now();
         const r = runChild(env, 'steps', model);
         report.steps[model] = r;

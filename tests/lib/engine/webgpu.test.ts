@@ -1,7 +1,8 @@
 // lib/engine/webgpu.ts on Chromium's SwiftShader (a CPU implementation of Vulkan), the only WebGPU adapter a machine
 // without a GPU has: backend selection (a software adapter only when forced), synchronous reads (dataSync, arraySync,
-// printing), memory, and short training runs of the course's models compared with the cpu backend. The op-by-op
-// comparison of everything the lectures run is in op-cases.test.ts's webgpu block.
+// printing), memory, every kernel the lectures run compared with the cpu backend op by op (lib/engine/op-cases.ts,
+// tolerances stated there: 0 for exact results up to 1e-4 for long float32 sums), and short training runs of the
+// course's models compared with the cpu backend.
 //
 // Needs Debian's `chromium` (SwiftShader) and `libvulkan1`. Without them the file skips with a message, except when
 // D2L_REQUIRE_WEBGPU=1 (set by .ci/run, which installs both): then it fails. SwiftShader is slow; this file takes
@@ -12,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import { describeBackend, initBackend } from '../../../lib/engine/backend';
 import { describeAdapter, findSwiftShader, useSwiftShader } from '../../../lib/engine/webgpu';
+import { compareWithCpu, LECTURE_OP_CASES } from '../../../lib/engine/op-cases';
 import * as d2l from '../../../lib';
 import { formatTensor } from '../../../common/tensor-format';
 import { createRng } from '../../../lib/random';
@@ -119,6 +121,16 @@ describe.runIf(available)('webgpu on SwiftShader', { timeout: 120_000 }, () => {
       await new Promise((r) => setTimeout(r, 5));
       expect(await new Promise((r) => setImmediate(() => r('ran')))).toBe('ran');
     });
+  });
+
+  it('every kernel the lectures run, forward and backward, matches the cpu backend (GPU programs, not the cpu fallback)', async () => {
+    const before = tf.memory().numTensors;
+    const results = await compareWithCpu('webgpu');
+    expect(results.length).toBe(LECTURE_OP_CASES.length);
+    expect(results.filter((r) => !r.ok).map((r) => `${r.name}: ${r.error ?? r.maxErr}`)).toEqual([]);
+    expect(tf.getBackend()).toBe('webgpu');
+    expect(tf.env().getBool('WEBGPU_CPU_FORWARD')).toBe(true); // restored
+    expect(tf.memory().numTensors).toBe(before);
   });
 
   describe('training the course models: webgpu vs cpu', () => {
