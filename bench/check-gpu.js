@@ -201,7 +201,7 @@ async function parentMain(argv) {
         console.log(`  ${model.padEnd(8)} webgpu FAILED: ${gpu.error}`);
         continue;
       }
-      const cpuText = cpu.error ? `native CPU not available (${cpu.error.split('\n')[0]})`
+      const cpuText = cpu.error ? `native CPU not available (${(/Error: (.*)/.exec(cpu.error) ?? [])[1] ?? cpu.error.split('\n')[0]})`
         : `tensorflow ${fmt(cpu.second.seconds)} s (${cpu.device}), loss ${fmt(cpu.second.trainLoss, 4)}`;
       console.log(`  ${model.padEnd(8)} webgpu ${fmt(gpu.second.seconds)} s (first ${fmt(gpu.first.seconds)} s), loss ` +
         `${fmt(gpu.second.trainLoss, 4)}, acc ${fmt(gpu.second.trainAcc)} | ${cpuText}` +
