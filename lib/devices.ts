@@ -1,7 +1,9 @@
 /**
  * Lecture 17 (use-gpu): d2l's device helpers `try_gpu`, `try_all_gpus` and `num_gpus`; LeNet (lecture 23) uses
  * them. tfjs has no per-tensor device: the whole process computes on the backend `initBackend()` chose, so
- * these report that backend's GPUs, as device strings in TensorFlow's spelling (`'/GPU:0'`, `'/CPU:0'`).
+ * these report that backend's GPUs, as device strings in TensorFlow's spelling (`'/GPU:0'`, `'/CPU:0'`): CUDA
+ * devices under `tensorflow-gpu`, one GPU under `webgpu` on a hardware adapter (tfjs drives a single WebGPU device),
+ * none on a CPU backend or on a software adapter such as SwiftShader.
  * @module
  */
 import { gpuCount } from './engine/backend';
