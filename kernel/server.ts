@@ -7,6 +7,8 @@ import { randomUUID } from 'crypto';
 import * as zmq from 'zeromq';
 import { createDisplayApi, DisplayContent, DISPLAY_DECLARATIONS, toDisplayContent } from './display';
 import { CellExecutor } from './executor';
+import { CommManager } from './comms';
+import { COMM_HOOK } from '../common/comm';
 import { rawTimers } from './interrupt';
 import { type ConnectionInfo, makeHeader, Message, parse, PROTOCOL_VERSION, Received, serialize, SignatureError } from '../jupyter/protocol';
 
@@ -57,6 +59,7 @@ export class KernelServer {
   private readonly hb = new zmq.Reply();
   private readonly send = { shell: new Sender(this.shell), control: new Sender(this.control), iopub: new Sender(this.iopub) };
   private readonly executor: CellExecutor;
+  private readonly comms: CommManager;
   private readonly queue: { msg: Received; sock: 'shell' | 'control' }[] = [];
   private running = false;
   private executionCount = 0;
@@ -74,6 +77,16 @@ export class KernelServer {
     });
     // Globals for cells (typed by DISPLAY_DECLARATIONS) and for the lib, which must not import the kernel.
     Object.assign(globalThis, api);
+    this.comms = new CommManager({
+      publish: (type, content) => { this.flushStream(); this.pub(type, content); },
+      reportError: (where, e) => {
+        const text = e instanceof Error ? e.stack ?? `${e.name}: ${e.message}` : String(e);
+        if (this.parent) this.writeStream('stderr', `Error in ${where}: ${text}\n`);
+        else realStderr(`d2l-ts kernel: error in ${where}: ${text}\n`);
+      },
+    }, safeDisplayContent);
+    // The lib's widgets find the comms here (common/comm.ts), as they find `display` above.
+    (globalThis as unknown as Record<symbol, unknown>)[COMM_HOOK] = this.comms.hook();
     this.executor = new CellExecutor(cwd, DISPLAY_DECLARATIONS, api);
     // tslab's own `require('tslab').display.*` keeps working through its module-global hook.
     require('tslab/dist/jupyter').lastWriteDisplayData = (d: DisplayContent & { transient?: any }, update: boolean) =>
@@ -143,14 +156,21 @@ export class KernelServer {
       inspect_request: () => this.executor.inspect(msg.content.code, msg.content.cursor_pos),
       is_complete_request: () => this.executor.isComplete(msg.content.code),
       history_request: () => this.historyReply(msg.content),
-      comm_info_request: () => ({ status: 'ok', comms: {} }),
+      comm_info_request: () => ({ status: 'ok', comms: this.comms.info(msg.content.target_name) }),
       interrupt_request: () => { this.executor.interrupt(); return { status: 'ok' }; },
       shutdown_request: () => ({ status: 'ok', restart: !!msg.content.restart }),
     };
+    if (type === 'comm_open' || type === 'comm_msg' || type === 'comm_close') {
+      // No reply, as in ipykernel; busy/idle around the handlers, which may send comm messages of their own.
+      this.pub('status', { execution_state: 'busy' }, msg);
+      this.comms.handle(type, msg.content);
+      this.flushStream(); // what the handlers printed belongs to the output it is parented to now, not the next cell's
+      this.pub('status', { execution_state: 'idle' }, msg);
+      return;
+    }
     const handler = handlers[type];
     if (!handler) {
-      // comm_open/comm_msg/comm_close and unknown types get no reply, as in ipykernel.
-      if (!type.startsWith('comm_')) realStderr(`d2l-ts kernel: unsupported message type ${type}\n`);
+      realStderr(`d2l-ts kernel: unsupported message type ${type}\n`);
       return;
     }
     this.pub('status', { execution_state: 'busy' }, msg);

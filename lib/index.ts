@@ -49,6 +49,12 @@ export { plot, setFigsize, setPlotlyInline, Figure, type PlotOptions, type Scale
 export { Animator, type AnimatorOptions } from './display/animator';
 export { showImages, ImageGrid, type ShowImagesOptions } from './display/images';
 
+// Interactive controls (Jupyter widgets) and interact (lectures 11 and 20).
+export {
+  interact, interactive, Widget, IntSlider, FloatSlider, Dropdown, Checkbox, Text, Button, Output, Box, HBox, VBox, Layout,
+  type ControlSpec, type Interactive, type SliderOptions,
+} from './display/widgets';
+
 // Lecture 17 (use-gpu): devices.
 export { numGpus, tryGpu, tryAllGpus } from './devices';
 
