@@ -16,7 +16,8 @@ import type { CommData, CommHandle, CommHook, WireContent } from '../common/comm
 
 /** How comm messages leave the kernel (iopub, with the current parent). */
 export interface CommSink {
-  publish(type: 'comm_open' | 'comm_msg' | 'comm_close', content: Record<string, unknown>): void;
+  /** `metadata` is the message's own (top-level) metadata: ipywidgets reads its protocol version there. */
+  publish(type: 'comm_open' | 'comm_msg' | 'comm_close', content: Record<string, unknown>, metadata?: Record<string, unknown>): void;
   /** Reports an error raised by a comm handler (shown in the current output). */
   reportError(where: string, e: unknown): void;
 }
@@ -79,7 +80,7 @@ export class CommManager {
     if (typeof targetName !== 'string' || targetName === '') throw new TypeError(`comm open: expected a target name, got ${String(targetName)}`);
     const comm = new Comm(randomUUID().replace(/-/g, ''), targetName, this);
     this.comms.set(comm.commId, comm);
-    this.sink.publish('comm_open', { comm_id: comm.commId, target_name: targetName, data, metadata });
+    this.sink.publish('comm_open', { comm_id: comm.commId, target_name: targetName, data }, metadata);
     return comm;
   }
 

@@ -78,7 +78,7 @@ export class KernelServer {
     // Globals for cells (typed by DISPLAY_DECLARATIONS) and for the lib, which must not import the kernel.
     Object.assign(globalThis, api);
     this.comms = new CommManager({
-      publish: (type, content) => { this.flushStream(); this.pub(type, content); },
+      publish: (type, content, metadata) => { this.flushStream(); this.pub(type, content, this.parent, metadata); },
       reportError: (where, e) => {
         const text = e instanceof Error ? e.stack ?? `${e.name}: ${e.message}` : String(e);
         if (this.parent) this.writeStream('stderr', `Error in ${where}: ${text}\n`);
@@ -323,8 +323,8 @@ export class KernelServer {
     this.pub('stream', { name: s.name, text });
   }
 
-  private pub(type: string, content: unknown, parent: Message | undefined = this.parent): void {
-    const msg: Message = { header: makeHeader(type, this.session), parent_header: parent?.header ?? {}, metadata: {}, content };
+  private pub(type: string, content: unknown, parent: Message | undefined = this.parent, metadata: Record<string, unknown> = {}): void {
+    const msg: Message = { header: makeHeader(type, this.session), parent_header: parent?.header ?? {}, metadata, content };
     this.send.iopub.send(serialize(this.conn.key, msg, [Buffer.from(`kernel.${this.session}.${type}`)]));
   }
 

@@ -52,7 +52,7 @@ export { showImages, ImageGrid, type ShowImagesOptions } from './display/images'
 // Interactive controls (Jupyter widgets) and interact (lectures 11 and 20).
 export {
   interact, interactive, Widget, IntSlider, FloatSlider, Dropdown, Checkbox, Text, Button, Output, Box, HBox, VBox, Layout,
-  type ControlSpec, type Interactive, type SliderOptions,
+  type ControlSpec, type ControlValue, type ControlValues, type Interactive, type SliderOptions,
 } from './display/widgets';
 
 // Lecture 17 (use-gpu): devices.

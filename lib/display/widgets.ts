@@ -346,6 +346,16 @@ export type ControlSpec = readonly [number, number] | readonly [number, number, 
 
 type ValueWidget = Widget & { value: unknown };
 
+/** The value a control spec gives the function: a number for a range, an option, a boolean, a string, a widget's value. */
+export type ControlValue<S> = S extends readonly [number, number] | readonly [number, number, number] ? number
+  : S extends readonly (infer T)[] ? T
+  : S extends boolean ? boolean
+  : S extends string ? string
+  : S extends { value: infer V } ? V
+  : never;
+/** The argument object of an interact function for controls `S`. */
+export type ControlValues<S extends Record<string, ControlSpec>> = { [K in keyof S]: ControlValue<S[K]> };
+
 function controlFor(name: string, spec: ControlSpec): ValueWidget {
   if (spec instanceof Widget) {
     if (!('value' in spec)) throw new ArgumentError(`interact: control ${name}: expected a widget with a value, got ${spec.toString()}`);
@@ -383,7 +393,7 @@ export interface Interactive {
  * `fn` (one run at a time: changes arriving meanwhile are folded into one more run) and replaces the output. `fn`
  * may return a value to show (a plot, a tensor, text) or a promise of one.
  */
-export function interactive<A extends Record<string, unknown>>(fn: (args: A) => unknown, spec: { [K in keyof A]: ControlSpec }): Interactive {
+export function interactive<S extends Record<string, ControlSpec>>(fn: (args: ControlValues<S>) => unknown, spec: S): Interactive {
   if (typeof fn !== 'function') throw new ArgumentError(`interact: expected a function, got ${typeof fn}`);
   if (!spec || typeof spec !== 'object' || Object.keys(spec).length === 0) throw new ArgumentError('interact: expected at least one control, e.g. { degree: [1, 10] }');
   const controls = Object.fromEntries(Object.entries(spec).map(([k, s]) => [k, controlFor(k, s as ControlSpec)])) as Record<string, ValueWidget>;
@@ -391,7 +401,7 @@ export function interactive<A extends Record<string, unknown>>(fn: (args: A) => 
   let running: Promise<void> | undefined;
   let again = false;
   const runOnce = async () => {
-    const args = Object.fromEntries(Object.entries(controls).map(([k, w]) => [k, w.value])) as A;
+    const args = Object.fromEntries(Object.entries(controls).map(([k, w]) => [k, w.value])) as ControlValues<S>;
     try {
       output.show(await fn(args));
     } catch (e) {
@@ -422,7 +432,7 @@ export function interactive<A extends Record<string, unknown>>(fn: (args: A) => 
  * end without the widget extension the cell shows the controls' text and that first output.
  * @example await d2l.interact(({ degree }) => fitPlot(degree), { degree: [1, 20] })
  */
-export async function interact<A extends Record<string, unknown>>(fn: (args: A) => unknown, spec: { [K in keyof A]: ControlSpec }): Promise<void> {
+export async function interact<S extends Record<string, ControlSpec>>(fn: (args: ControlValues<S>) => unknown, spec: S): Promise<void> {
   const i = interactive(fn, spec);
   await i.update();
   show(i.widget);

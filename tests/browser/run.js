@@ -17,16 +17,20 @@
  *   lab-html    JupyterLab 4 with the plotly renderer disabled (`jupyter labextension disable --level=user
  *               @jupyterlab/plotly-extension:factory` in a private JUPYTER_CONFIG_DIR): the same checks, drawn
  *               by the text/html fallback.
+ *   widgets     tests/fixtures/widgets.ipynb (`d2l.interact` over a plot) in JupyterLab 4 and Notebook 7 on the `lab`
+ *               server, with ipywidgets' front-end extension from .venv: the slider renders, dragging it redraws the
+ *               plot through the kernel (comms, lib/display/widgets.ts).
  *   report      `d2l-ts lessons --report builtin --schedule short 05` (the renderer used without nbconvert;
  *               needs no Jupyter): the page of lecture 05 opened from file:// shows its markdown rendered
  *               (headings, bold, code, formulas drawn as MathML), no raw `**`, `$$` or TeX left.
  *
  * Screenshots: out/browser-nbconvert.png, out/browser-lab.png, out/notebook7.png, out/browser-lab-html.png,
+ * out/browser-lab-widgets.png, out/notebook7-widgets.png,
  * out/browser-report.png; executed notebooks and HTML pages in out/browser/. Nothing may be fetched from the internet: requests to
  * any other origin than the local server are blocked and reported. The fixture file is left unchanged
  * (autosave off; restored and reported if a front end wrote it).
  *
- * Usage: node tests/browser/run.js [nbconvert] [lab] [notebook7] [lab-html] [report]   (default: all)
+ * Usage: node tests/browser/run.js [nbconvert] [lab] [notebook7] [lab-html] [report] [widgets]   (default: all)
  * Env: D2L_CHROMIUM (default /usr/bin/chromium), D2L_JUPYTER (default .venv/bin/jupyter, else PATH).
  * Needs the build (`npm run build`) and lib/index.ts exporting plot, Animator, showImages.
  * Ends with `N passed, N failed`; exit code 1 on any failure.
@@ -44,7 +48,8 @@ const OUT = path.join(ROOT, 'out');
 const WORK = path.join(OUT, 'browser');
 const PLOTLY = 'application/vnd.plotly.v1+json';
 const MIMEBUNDLE = Symbol.for('jupyter.mimebundle');
-const STAGES = ['nbconvert', 'lab', 'notebook7', 'lab-html', 'report'];
+const STAGES = ['nbconvert', 'lab', 'notebook7', 'lab-html', 'report', 'widgets'];
+const WIDGETS_URL_PATH = 'tests/fixtures/widgets.ipynb';
 /**
  * The plotly renderer's plugin id. JupyterLab 4 disables plugins by id (or the part before ':'); the package
  * name `jupyterlab-plotly` is accepted by `jupyter labextension disable` but leaves its mime renderer on.
@@ -271,7 +276,8 @@ async function reportStage(browser) {
  * the result. While it runs, the Animator cell is watched: its output count must never exceed one, and its
  * output must be replaced by later states (updated in place) at least once.
  */
-async function frontEndStage(server, browser, { tag, url, via, screenshot }) {
+/** Opens a notebook in a front end on `server`, on the d2l-ts kernel, allowing requests to that server only. */
+async function openNotebook(server, browser, { tag, url, codeCells }) {
   browser.network.allowed.clear();
   browser.network.allowed.add(server.base);
   browser.network.allowed.add(server.base.replace(/^http/, 'ws'));
@@ -279,7 +285,7 @@ async function frontEndStage(server, browser, { tag, url, via, screenshot }) {
   const { page, errors } = await newPage(browser, tag);
   await page.goto(`${server.base}${url}`);
   await page.waitForFunction((n) => window.jupyterapp && document.querySelectorAll('.jp-Notebook .jp-CodeCell').length >= n,
-    EXPECT.codeCells, { timeout: 90_000 });
+    codeCells, { timeout: 90_000 });
   // A kernel dialog only appears when the notebook's kernel is unknown: choose d2l-ts.
   const kernelReady = () => page.waitForFunction(() => {
     const k = window.jupyterapp.shell.currentWidget?.sessionContext?.session?.kernel;
@@ -295,6 +301,21 @@ async function frontEndStage(server, browser, { tag, url, via, screenshot }) {
   }
   const kernelName = await page.evaluate(() => window.jupyterapp.shell.currentWidget.sessionContext.session.kernel.name);
   check(`${tag}: notebook runs on the d2l-ts kernel`, kernelName === 'd2l-ts', kernelName);
+  return { page, errors };
+}
+
+/** Runs every cell and waits until each has an execution count and the kernel is idle. */
+async function runAllCells(page) {
+  await page.evaluate(() => window.jupyterapp.commands.execute('notebook:run-all-cells'));
+  await page.waitForFunction(() => {
+    const w = window.jupyterapp.shell.currentWidget;
+    const cells = w.content.widgets.filter((c) => c.model.type === 'code');
+    return cells.every((c) => c.model.executionCount !== null) && w.sessionContext.session.kernel.status === 'idle';
+  }, null, { timeout: 120_000, polling: 100 });
+}
+
+async function frontEndStage(server, browser, { tag, url, via, screenshot }) {
+  const { page, errors } = await openNotebook(server, browser, { tag, url, codeCells: EXPECT.codeCells });
 
   // Watch the Animator cell while it runs. A MutationObserver sees every state the front end puts in the DOM,
   // even when it handles a burst of messages without yielding to timers.
@@ -320,13 +341,7 @@ async function frontEndStage(server, browser, { tag, url, via, screenshot }) {
     window.__d2lSampler = setInterval(look, 20);
   }, EXPECT.animator.cell);
   const t0 = Date.now();
-  await page.evaluate(() => window.jupyterapp.commands.execute('notebook:run-all-cells'));
-  // Done: every code cell has an execution count and the kernel is idle.
-  await page.waitForFunction(() => {
-    const w = window.jupyterapp.shell.currentWidget;
-    const cells = w.content.widgets.filter((c) => c.model.type === 'code');
-    return cells.every((c) => c.model.executionCount !== null) && w.sessionContext.session.kernel.status === 'idle';
-  }, null, { timeout: 120_000, polling: 100 });
+  await runAllCells(page);
   await page.waitForFunction(() => document.querySelectorAll('.jp-Notebook .js-plotly-plot .main-svg').length >= 2, null, { timeout: 20_000 }).catch(() => {});
   await sleep(500);
   console.log(`   ran all cells in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
@@ -342,6 +357,61 @@ async function frontEndStage(server, browser, { tag, url, via, screenshot }) {
   check(`${tag}: no page errors`, errors.length === 0, errors);
   check(`${tag}: nothing requested outside ${server.base}`, browser.network.blocked.length === 0, browser.network.blocked);
   await page.evaluate(() => { const n = document.querySelector('.jp-Notebook'); if (n) n.scrollTop = 0; });
+  await page.screenshot({ path: path.join(OUT, screenshot) });
+  await page.close();
+  await server.shutdownKernels();
+}
+
+/**
+ * tests/fixtures/widgets.ipynb in a front end with ipywidgets' extension (jupyterlab_widgets): `d2l.interact` with an
+ * integer slider n ∈ [2, 10] over a plot of n points. The slider must render with its starting value (6, mid-range)
+ * and the plot below it; dragging the slider's handle to 7 must redraw the plot with 7 points — the kernel re-ran the
+ * function.
+ */
+async function widgetStage(server, browser, { tag, url, screenshot }) {
+  const { page, errors } = await openNotebook(server, browser, { tag, url, codeCells: 2 });
+  await runAllCells(page);
+  const cellSel = '.jp-Notebook .jp-CodeCell:nth-of-type(3)';
+  const look = () => page.evaluate(() => {
+    const cell = document.querySelectorAll('.jp-Notebook .jp-CodeCell')[1];
+    const plot = cell.querySelector('.js-plotly-plot');
+    return {
+      slider: !!cell.querySelector('.widget-slider .noUi-handle'),
+      readout: cell.querySelector('.widget-readout')?.textContent?.trim() ?? null,
+      label: cell.querySelector('.widget-slider .widget-label')?.textContent?.trim() ?? null,
+      points: plot && Array.isArray(plot.data) && plot.data[0] ? plot.data[0].x.length : null,
+      svg: !!plot?.querySelector('.main-svg'),
+      text: cell.querySelector('.jp-OutputArea-output')?.textContent?.slice(0, 200) ?? '',
+    };
+  });
+  await page.waitForFunction(() => {
+    const cell = document.querySelectorAll('.jp-Notebook .jp-CodeCell')[1];
+    return cell && cell.querySelector('.widget-slider .noUi-handle') && cell.querySelector('.js-plotly-plot .main-svg');
+  }, null, { timeout: 30_000 }).catch(() => {});
+  const before = await look();
+  check(`${tag}: interact's slider renders as a live widget (label n, value 6)`, before.slider && before.readout === '6' && before.label === 'n', before);
+  check(`${tag}: interact's first plot is drawn below the slider (6 points)`, before.svg && before.points === 6, before);
+  if (before.slider) {
+    // drag the handle to 7 on the track (range 2..10: 5/8 of the way), as a learner does
+    const handle = page.locator(`${cellSel} .noUi-handle`).first();
+    await handle.scrollIntoViewIfNeeded();
+    const track = await page.locator(`${cellSel} .noUi-target`).first().boundingBox();
+    const h = await handle.boundingBox();
+    if (track && h) {
+      await page.mouse.move(h.x + h.width / 2, h.y + h.height / 2);
+      await page.mouse.down();
+      await page.mouse.move(track.x + track.width * (5 / 8), h.y + h.height / 2, { steps: 8 });
+      await page.mouse.up();
+    }
+    const redrawn = await page.waitForFunction(() => {
+      const plot = document.querySelectorAll('.jp-Notebook .jp-CodeCell')[1].querySelector('.js-plotly-plot');
+      return plot && Array.isArray(plot.data) && plot.data[0] && plot.data[0].x.length === 7;
+    }, null, { timeout: 20_000 }).then(() => true, () => false);
+    const after = await look();
+    check(`${tag}: moving the slider to 7 redraws the plot with 7 points`, redrawn && after.readout === '7' && after.svg, after);
+  }
+  check(`${tag}: no page errors`, errors.length === 0, errors);
+  check(`${tag}: nothing requested outside ${server.base}`, browser.network.blocked.length === 0, browser.network.blocked);
   await page.screenshot({ path: path.join(OUT, screenshot) });
   await page.close();
   await server.shutdownKernels();
@@ -389,10 +459,10 @@ async function main() {
     if (on('report')) await stage('lessons report, built-in renderer → Chromium (file://, offline)', () => reportStage(browser));
     // Both servers start at once (with and without the plotly renderer).
     let lab = null, labHtml = null;
-    if (on('lab') || on('notebook7') || on('lab-html')) {
+    if (on('lab') || on('notebook7') || on('lab-html') || on('widgets')) {
       await stage('start JupyterLab servers', async () => {
         const started = await Promise.allSettled([
-          on('lab') || on('notebook7') ? startJupyter(ws, 'lab') : null,
+          on('lab') || on('notebook7') || on('widgets') ? startJupyter(ws, 'lab') : null,
           on('lab-html') ? startJupyter(ws, 'lab-html', { disabledExtensions: [PLOTLY_RENDERER_PLUGIN] }) : null,
         ]);
         [lab, labHtml] = started.map((r) => (r.status === 'fulfilled' ? r.value : null));
@@ -408,6 +478,12 @@ async function main() {
     if (on('notebook7') && lab) {
       await stage('Notebook 7', () => frontEndStage(lab, browser, {
         tag: 'Notebook 7', url: `/notebooks/${FIXTURE_URL_PATH}`, via: 'renderer', screenshot: 'notebook7.png' }));
+    }
+    if (on('widgets') && lab) {
+      await stage('widgets: interact in JupyterLab 4 (ipywidgets)', () => widgetStage(lab, browser, {
+        tag: 'JupyterLab widgets', url: `/lab/tree/${WIDGETS_URL_PATH}`, screenshot: 'browser-lab-widgets.png' }));
+      await stage('widgets: interact in Notebook 7 (ipywidgets)', () => widgetStage(lab, browser, {
+        tag: 'Notebook 7 widgets', url: `/notebooks/${WIDGETS_URL_PATH}`, screenshot: 'notebook7-widgets.png' }));
     }
     if (on('lab-html') && labHtml) {
       await stage('JupyterLab 4 without the plotly renderer (text/html fallback)', () => frontEndStage(labHtml, browser, {

@@ -42,7 +42,7 @@ describe('comms and widgets over the Jupyter protocol', () => {
     expect(o.map((m) => m.content.data.state._model_name).sort()).toEqual(['IntSliderModel', 'LayoutModel', 'SliderStyleModel']);
     for (const m of o) {
       expect(m.content.target_name).toBe('jupyter.widget');
-      expect(m.content.metadata.version).toBe('2.1.0');
+      expect(m.metadata.version).toBe('2.1.0'); // the message's metadata, where ipywidgets' manager reads it
     }
     const slider = o.find((m) => m.content.data.state._model_name === 'IntSliderModel')!;
     sliderId = slider.content.comm_id;
