@@ -122,6 +122,23 @@ export function runtimeError(err: unknown, cells: Map<string, CellSource>): Erro
   return { ename, evalue, traceback: tb };
 }
 
+/**
+ * The line of cell `label` that a thrown error came from: its outermost frame in that cell, i.e. the cell's
+ * top-level statement that failed (not a line inside a function the statement called). Undefined when the
+ * stack does not pass through the cell (an error from a callback, a truncated stack).
+ */
+export function failedLine(err: unknown, label: string, cells: Map<string, CellSource>): number | undefined {
+  const cell = cells.get(label);
+  const stack = err instanceof Error ? err.stack : undefined;
+  if (!cell || typeof stack !== 'string') return undefined;
+  let line: number | undefined;
+  for (const f of stack.split('\n')) {
+    const m = FRAME.exec(f);
+    if (m && m[2].replace(/^async /, '') === label) line = mapToTs(cell, Number(m[3]))?.line ?? line;
+  }
+  return line;
+}
+
 function packageOf(file: string): string {
   const m = /node_modules[\\/]((?:@[^\\/]+[\\/])?[^\\/]+)/.exec(file);
   return m ? m[1].replace(/\\/g, '/') : 'node_modules';
