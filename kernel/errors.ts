@@ -103,7 +103,8 @@ export function runtimeError(err: unknown, cells: Map<string, CellSource>): Erro
       if (!loc) continue; // the wrapper's own call line
       flushHidden();
       const name = fn?.replace(/^(exports|Proxy)\./, '');
-      const fname = name && !/^(tsLastExpr|Object\.<anonymous>)$/.test(name) ? `, in ${name}` : '';
+      // tslab's last-expression variable, the cell's own body and a timer's anonymous callback have no name worth showing
+      const fname = name && !/^(tsLastExpr|Object\.<anonymous>|(Timeout|Immediate)\.(<anonymous>|_onTimeout|_onImmediate))$/.test(name) ? `, in ${name}` : '';
       tb.push(`${file}, line ${loc.line}${fname}`, ...contextLines(cell.ts, loc.line), '');
     } else if (INTERNAL.some((r) => r.test(file))) {
       continue;
@@ -120,6 +121,18 @@ export function runtimeError(err: unknown, cells: Map<string, CellSource>): Erro
   flushHidden();
   tb.push(`${RED}${ename}${RESET}: ${evalue}`);
   return { ename, evalue, traceback: tb };
+}
+
+/**
+ * A late error - thrown in a timer callback or a promise rejection nobody handled, after its cell returned -
+ * as text for that cell's stderr: `Name: message`, then the frames a cell's traceback would show (cells
+ * and user files; the kernel's, tslab's and Node's own frames removed).
+ */
+export function lateErrorText(err: unknown, cells: Map<string, CellSource>): string {
+  const c = runtimeError(err, cells);
+  const head = err instanceof Error ? `${c.ename}: ${c.evalue}` : c.evalue;
+  const frames = c.traceback.slice(2, -1); // between the header and the closing `ename: evalue` line
+  return [head, ...frames].join('\n').replace(/\n+$/, '');
 }
 
 /**
