@@ -103,7 +103,8 @@ export function runtimeError(err: unknown, cells: Map<string, CellSource>): Erro
       if (!loc) continue; // the wrapper's own call line
       flushHidden();
       const name = fn?.replace(/^(exports|Proxy)\./, '');
-      const fname = name && !/^(tsLastExpr|Object\.<anonymous>)$/.test(name) ? `, in ${name}` : '';
+      // tslab's last-expression variable, the cell's own body and a timer's anonymous callback have no name worth showing
+      const fname = name && !/^(tsLastExpr|Object\.<anonymous>|(Timeout|Immediate)\.(<anonymous>|_onTimeout|_onImmediate))$/.test(name) ? `, in ${name}` : '';
       tb.push(`${file}, line ${loc.line}${fname}`, ...contextLines(cell.ts, loc.line), '');
     } else if (INTERNAL.some((r) => r.test(file))) {
       continue;
@@ -120,6 +121,35 @@ export function runtimeError(err: unknown, cells: Map<string, CellSource>): Erro
   flushHidden();
   tb.push(`${RED}${ename}${RESET}: ${evalue}`);
   return { ename, evalue, traceback: tb };
+}
+
+/**
+ * A late error - thrown in a timer callback or a promise rejection nobody handled, after its cell returned -
+ * as text for that cell's stderr: `Name: message`, then the frames a cell's traceback would show (cells
+ * and user files; the kernel's, tslab's and Node's own frames removed).
+ */
+export function lateErrorText(err: unknown, cells: Map<string, CellSource>): string {
+  const c = runtimeError(err, cells);
+  const head = err instanceof Error ? `${c.ename}: ${c.evalue}` : c.evalue;
+  const frames = c.traceback.slice(2, -1); // between the header and the closing `ename: evalue` line
+  return [head, ...frames].join('\n').replace(/\n+$/, '');
+}
+
+/**
+ * The line of cell `label` that a thrown error came from: its outermost frame in that cell, i.e. the cell's
+ * top-level statement that failed (not a line inside a function the statement called). Undefined when the
+ * stack does not pass through the cell (an error from a callback, a truncated stack).
+ */
+export function failedLine(err: unknown, label: string, cells: Map<string, CellSource>): number | undefined {
+  const cell = cells.get(label);
+  const stack = err instanceof Error ? err.stack : undefined;
+  if (!cell || typeof stack !== 'string') return undefined;
+  let line: number | undefined;
+  for (const f of stack.split('\n')) {
+    const m = FRAME.exec(f);
+    if (m && m[2].replace(/^async /, '') === label) line = mapToTs(cell, Number(m[3]))?.line ?? line;
+  }
+  return line;
 }
 
 function packageOf(file: string): string {

@@ -2,13 +2,18 @@
  * Runs cells with tslab's TypeScript converter and executor (not re-implemented), and captures what they
  * produce as values instead of text: tslab prints the last expression with console.log and errors with
  * console.error, so we hand it a console that records them (the documented hook of createExecutor).
+ *
+ * The declarations a cell is type-checked against are ours, not tslab's: tslab moves them forward only
+ * when a cell completes, so whatever a failed or interrupted cell had bound was unnamable afterwards.
+ * We hand our own to every convert/complete/inspect call and, after a failure, keep what ran (bindings.ts).
  */
 import vm from 'vm';
 import { createConverter, isCompleteCode } from 'tslab/dist/converter';
 import { createExecutor, Executor } from 'tslab/dist/executor';
 import { printQuickInfo } from 'tslab/dist/inspect';
-import { CellSource, cellLabel, compileError, Diagnostic, ErrorContent, interruptError, runtimeError } from './errors';
-import { installTimerGuards, runInCell, CellContext } from './interrupt';
+import { bindInPlace, keptDeclarations } from './bindings';
+import { CellSource, cellLabel, compileError, Diagnostic, ErrorContent, failedLine, interruptError, runtimeError } from './errors';
+import { installTimerGuards, runInCell, CellContext, currentCell } from './interrupt';
 
 export type Outcome =
   | { status: 'ok'; hasValue: boolean; value?: unknown }
@@ -17,10 +22,20 @@ export type Outcome =
 const WRAPPER = /^\(\s*(async\s+)?function\s*\(exports,\s*require\)\s*\{/;
 const INTERRUPT_MESSAGES = new Set(['Interrupted asynchronously', 'Script execution interrupted.']);
 
+type Conversion = { declOutput?: string };
+
 export class CellExecutor {
   private tslab?: Executor;
-  /** Length of the declarations tslab carries from cell to cell (grows with user declarations only). */
-  declarationsLength = 0;
+  /** Declarations of earlier cells' top-level names, that each cell is checked against (no prelude). */
+  private declarations = '';
+  /** tslab's conversion of the running cell: its declarations had it completed. */
+  private converted?: Conversion;
+  /** Top-level names the running cell has written to the session so far. */
+  private readonly bound = new Set<string>();
+  /** Length of the declarations carried from cell to cell (grows with user declarations only). */
+  get declarationsLength(): number {
+    return this.declarations.length;
+  }
   private closeConverter?: () => void;
   /** Sources of executed cells by label, for tracebacks into earlier cells' functions. */
   readonly cells = new Map<string, CellSource>();
@@ -44,16 +59,18 @@ export class CellExecutor {
     // markers: tslab re-prints earlier declarations into each cell's declOutput (in its own order), so we
     // cut the marked block out again, or it would pile up once per cell and slow every compile.
     const prelude = `${PRELUDE_BEGIN}\n${this.prelude}\n${PRELUDE_END}\n`;
+    // tslab's own `prev` argument is ignored: it lags behind after a failed cell (see the header).
     const node = {
       ...conv,
-      convert: (prev: string, src: string) => {
-        const r = conv.convert(prelude + prev, src);
+      convert: (_prev: string, src: string) => {
+        const r = conv.convert(prelude + this.declarations, src);
         if (r.declOutput) r.declOutput = stripPrelude(r.declOutput);
-        if (r.declOutput !== undefined) this.declarationsLength = r.declOutput.length;
+        if (r.output) r.output = bindInPlace(r.output);
+        this.converted = { declOutput: r.declOutput };
         return r;
       },
-      inspect: (prev: string, src: string, pos: number) => conv.inspect(prelude + prev, src, pos),
-      complete: (prev: string, src: string, pos: number) => conv.complete(prelude + prev, src, pos),
+      inspect: (_prev: string, src: string, pos: number) => conv.inspect(prelude + this.declarations, src, pos),
+      complete: (_prev: string, src: string, pos: number) => conv.complete(prelude + this.declarations, src, pos),
     };
     const cap = this.capture;
     this.tslab = createExecutor(this.cwd, { node, browser: node, close: () => conv.close() } as any, {
@@ -64,6 +81,7 @@ export class CellExecutor {
       },
     });
     Object.assign(this.tslab.locals, this.globals);
+    this.trackBindings();
     this.closeConverter = () => conv.close();
     return this.tslab;
   }
@@ -73,23 +91,54 @@ export class CellExecutor {
     const ex = this.init();
     const label = cellLabel(count);
     Object.assign(this.capture, { hasValue: false, value: undefined, diags: [], errors: [] });
-    this.current = { label, ts: code };
+    const ctx: CellContext = { cancelled: false };
+    this.current = { label, ts: code, ctx };
+    this.converted = undefined;
+    this.bound.clear();
     try {
-      const { ctx, result } = runInCell(() => ex.execute(code));
-      this.current.ctx = ctx;
-      const ok = await result;
+      const ok = await runInCell(() => ex.execute(code), ctx).result;
       const cap = this.capture;
-      if (ok) return { status: 'ok', hasValue: cap.hasValue, value: cap.value };
+      const converted = this.converted as Conversion | undefined; // set by convert() meanwhile
+      const declOutput = converted?.declOutput;
+      if (ok) {
+        if (converted) this.declarations = declOutput ?? ''; // as tslab's prevDecl; module cells convert nothing
+        return { status: 'ok', hasValue: cap.hasValue, value: cap.value };
+      }
       if (cap.diags.length) return { status: 'error', error: compileError(label, code, cap.diags) };
       const err = cap.errors[0];
-      if (err instanceof Error && (INTERRUPT_MESSAGES.has(err.message) || (err as any).code === 'ERR_SCRIPT_EXECUTION_INTERRUPTED')) {
-        ctx.cancelled = true;
-        return { status: 'error', error: interruptError() };
+      const interrupted = err instanceof Error && (INTERRUPT_MESSAGES.has(err.message) || (err as any).code === 'ERR_SCRIPT_EXECUTION_INTERRUPTED');
+      if (interrupted) ctx.cancelled = true;
+      // The cell ran up to a point: later cells see what it bound by then, as in IPython.
+      // (Should that ever fail, later cells see the declarations from before this cell, as in stock tslab.)
+      if (declOutput !== undefined) {
+        const line = interrupted ? undefined : failedLine(err, label, this.cells);
+        try {
+          this.declarations = keptDeclarations(this.declarations, declOutput, code, { bound: new Set(this.bound), line });
+        } catch { /* keep this.declarations */ }
       }
-      return { status: 'error', error: runtimeError(err, this.cells) };
+      return { status: 'error', error: interrupted ? interruptError() : runtimeError(err, this.cells) };
     } finally {
       this.current = undefined;
     }
+  }
+
+  /**
+   * Records the names the running cell writes to the session: cells reach it as `__tslab__.exports`, which
+   * tslab set once; we put a recording proxy in front of its own (values still land in tslab's object).
+   * Only writes made in the running cell's context count, not those of an earlier cell's timers.
+   */
+  private trackBindings(): void {
+    const holder = (globalThis as any).__tslab__ as { exports: object } | undefined;
+    if (!holder || (holder.exports as any)[TRACKED]) return;
+    const record = (p: string | symbol) => {
+      const ctx = this.current?.ctx;
+      if (typeof p === 'string' && p !== '__esModule' && ctx && currentCell() === ctx) this.bound.add(p);
+    };
+    holder.exports = new Proxy(holder.exports, {
+      set: (t, p, v) => { record(p); return Reflect.set(t, p, v); },
+      defineProperty: (t, p, attrs) => { record(p); return Reflect.defineProperty(t, p, attrs); },
+      get: (t, p) => (p === TRACKED ? true : Reflect.get(t, p)),
+    });
   }
 
   /** Stops the running cell: its pending promise is abandoned and its timers never fire again. */
@@ -120,6 +169,7 @@ export class CellExecutor {
   }
 }
 
+const TRACKED = Symbol('d2l.trackedExports');
 const PRELUDE_BEGIN = 'declare const __d2l_prelude_begin__: 0;';
 const PRELUDE_END = 'declare const __d2l_prelude_end__: 0;';
 /** Removes the kernel's prelude block (markers included) from tslab's declaration output. */

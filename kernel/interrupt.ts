@@ -16,9 +16,13 @@ const als = new AsyncLocalStorage<CellContext>();
 let installed = false;
 
 /** Runs fn inside a new cell context; the returned context can be cancelled later. */
-export function runInCell<T>(fn: () => T): { ctx: CellContext; result: T } {
-  const ctx: CellContext = { cancelled: false };
+export function runInCell<T>(fn: () => T, ctx: CellContext = { cancelled: false }): { ctx: CellContext; result: T } {
   return { ctx, result: als.run(ctx, fn) };
+}
+
+/** The context of the cell whose code is running now (also in its callbacks), if any. */
+export function currentCell(): CellContext | undefined {
+  return als.getStore();
 }
 
 /** Wraps a callback so it is dropped when the context that scheduled it was cancelled. */

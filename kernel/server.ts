@@ -9,6 +9,7 @@ import { createDisplayApi, DisplayContent, DISPLAY_DECLARATIONS, toDisplayConten
 import { CellExecutor } from './executor';
 import { CommManager } from './comms';
 import { COMM_HOOK } from '../common/comm';
+import { lateErrorText } from './errors';
 import { rawTimers } from './interrupt';
 import { type ConnectionInfo, makeHeader, Message, parse, PROTOCOL_VERSION, Received, serialize, SignatureError } from '../jupyter/protocol';
 
@@ -112,8 +113,9 @@ export class KernelServer {
     process.on('SIGINT', () => this.executor.interrupt());
     // A promise rejected with no handler, or a throw inside a timer callback, must not end the kernel
     // (Node's default): report it in the output of the cell it belongs to and carry on.
+    // Its trace is filtered like a cell's traceback: the cell's frames, not the kernel's or Node's.
     const report = (kind: string) => (e: unknown) => {
-      const text = e instanceof Error ? e.stack ?? `${e.name}: ${e.message}` : String(e);
+      const text = lateErrorText(e, this.executor.cells);
       if (this.parent) this.writeStream('stderr', `${kind}: ${text}\n`);
       else realStderr(`d2l-ts kernel: ${kind}: ${text}\n`);
     };
