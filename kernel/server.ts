@@ -1,13 +1,15 @@
 /**
- * The kernel's protocol side: ZeroMQ sockets, message dispatch, the execute queue, streams and display.
+ * The kernel's protocol side: ZeroMQ sockets, message dispatch, the execute queue, streams and display,
+ * the stdin channel (input(), in stdin.ts).
  * It knows nothing about TypeScript: cells go to CellExecutor, values become mime bundles in display.ts.
  */
 import * as fs from 'fs';
 import { randomUUID } from 'crypto';
 import * as zmq from 'zeromq';
 import { createDisplayApi, DisplayContent, DISPLAY_DECLARATIONS, toDisplayContent } from './display';
-import { CellExecutor } from './executor';
+import { CellExecutor, type Outcome } from './executor';
 import { rawTimers } from './interrupt';
+import { createStdinApi, inputInterrupted, STDIN_DECLARATIONS, StdinBroker } from './stdin';
 import { type ConnectionInfo, makeHeader, Message, parse, PROTOCOL_VERSION, Received, serialize, SignatureError } from '../jupyter/protocol';
 
 /** Sends on one socket in order; zeromq.js allows only one pending send per socket. */
@@ -55,7 +57,7 @@ export class KernelServer {
   private readonly stdin = new zmq.Router();
   private readonly iopub = new zmq.Publisher();
   private readonly hb = new zmq.Reply();
-  private readonly send = { shell: new Sender(this.shell), control: new Sender(this.control), iopub: new Sender(this.iopub) };
+  private readonly send = { shell: new Sender(this.shell), control: new Sender(this.control), stdin: new Sender(this.stdin), iopub: new Sender(this.iopub) };
   private readonly executor: CellExecutor;
   private readonly queue: { msg: Received; sock: 'shell' | 'control' }[] = [];
   private running = false;
@@ -63,18 +65,32 @@ export class KernelServer {
   private readonly history: [number, number, string][] = [];
   /** The request that outputs belong to: the running cell, or the last one (for late async output). */
   private parent?: Received;
+  /** The execute_request whose cell is running; input() asks its sender. */
+  private executing?: Received;
+  private readonly stdinBroker = new StdinBroker({
+    running: () => this.executing,
+    request: (parent, content) => {
+      this.flushStream(); // the prompt comes after what the cell printed before asking
+      const msg: Message = { header: makeHeader('input_request', this.session), parent_header: parent.header, metadata: {}, content };
+      this.send.stdin.send(serialize(this.conn.key, msg, parent.identities));
+      return msg.header.msg_id;
+    },
+  });
   private stream = { name: '', text: '', last: 0, timer: undefined as NodeJS.Timeout | undefined };
   private closing = false;
   private heapAfterGc = 0;
 
   constructor(private conn: ConnectionInfo, cwd: string, private version: string) {
-    const api = createDisplayApi({
-      publish: (c, update) => this.publishDisplay(c, update),
-      clearOutput: (wait) => { this.flushStream(); this.pub('clear_output', { wait }); },
-    });
-    // Globals for cells (typed by DISPLAY_DECLARATIONS) and for the lib, which must not import the kernel.
+    const api = {
+      ...createDisplayApi({
+        publish: (c, update) => this.publishDisplay(c, update),
+        clearOutput: (wait) => { this.flushStream(); this.pub('clear_output', { wait }); },
+      }),
+      ...createStdinApi(this.stdinBroker),
+    };
+    // Globals for cells (typed by the declarations) and for the lib, which must not import the kernel.
     Object.assign(globalThis, api);
-    this.executor = new CellExecutor(cwd, DISPLAY_DECLARATIONS, api);
+    this.executor = new CellExecutor(cwd, DISPLAY_DECLARATIONS + STDIN_DECLARATIONS, api);
     // tslab's own `require('tslab').display.*` keeps working through its module-global hook.
     require('tslab/dist/jupyter').lastWriteDisplayData = (d: DisplayContent & { transient?: any }, update: boolean) =>
       this.publishDisplay({ data: d.data, metadata: d.metadata ?? {}, transient: d.transient ?? {} }, update);
@@ -93,10 +109,11 @@ export class KernelServer {
     this.captureStdio();
     this.serve(this.shell, 'shell');
     this.serve(this.control, 'control');
+    this.serve(this.stdin, 'stdin');
     void (async () => {
       try { for await (const frames of this.hb) await this.hb.send(frames); } catch { /* closed */ }
     })();
-    process.on('SIGINT', () => this.executor.interrupt());
+    process.on('SIGINT', () => this.interrupt());
     // A promise rejected with no handler, or a throw inside a timer callback, must not end the kernel
     // (Node's default): report it in the output of the cell it belongs to and carry on.
     const report = (kind: string) => (e: unknown) => {
@@ -110,7 +127,7 @@ export class KernelServer {
     rawTimers.setImmediate(() => this.executor.init());
   }
 
-  private serve(sock: zmq.Router, name: 'shell' | 'control'): void {
+  private serve(sock: zmq.Router, name: 'shell' | 'control' | 'stdin'): void {
     void (async () => {
       try {
         for await (const raw of sock) {
@@ -120,6 +137,11 @@ export class KernelServer {
           } catch (e) {
             // Never act on (or crash over) a message we cannot authenticate; say so on the kernel's log.
             realStderr(`d2l-ts kernel: dropped a message on ${name}: ${e instanceof SignatureError ? e.message : (e as Error).message}\n`);
+            continue;
+          }
+          if (name === 'stdin') {
+            if (msg.header.msg_type !== 'input_reply') realStderr(`d2l-ts kernel: unexpected ${msg.header.msg_type} on stdin\n`);
+            else if (!this.stdinBroker.reply(msg)) realStderr('d2l-ts kernel: dropped an input_reply that answers no waiting input()\n');
             continue;
           }
           this.dispatch(msg, name).catch((e) => realStderr(`d2l-ts kernel: ${msg.header.msg_type} failed: ${e?.stack ?? e}\n`));
@@ -144,7 +166,7 @@ export class KernelServer {
       is_complete_request: () => this.executor.isComplete(msg.content.code),
       history_request: () => this.historyReply(msg.content),
       comm_info_request: () => ({ status: 'ok', comms: {} }),
-      interrupt_request: () => { this.executor.interrupt(); return { status: 'ok' }; },
+      interrupt_request: () => { this.interrupt(); return { status: 'ok' }; },
       shutdown_request: () => ({ status: 'ok', restart: !!msg.content.restart }),
     };
     const handler = handlers[type];
@@ -196,7 +218,15 @@ export class KernelServer {
     if (!silent) this.pub('execute_input', { code, execution_count: count }, msg);
     this.parent = msg;
     if (storeHistory) this.history.push([0, count, code]);
-    const outcome = String(code).trim() ? await this.executor.execute(code, count) : { status: 'ok' as const, hasValue: false };
+    this.executing = msg;
+    let outcome: Outcome;
+    try {
+      outcome = String(code).trim() ? await this.executor.execute(code, count) : { status: 'ok', hasValue: false };
+    } finally {
+      this.executing = undefined;
+      // An input() the cell did not wait for must not answer (or ask) for the next cell.
+      this.stdinBroker.cancel(new Error('input: the cell ended before the answer arrived'));
+    }
     this.flushStream();
     let reply: Record<string, unknown>;
     if (outcome.status === 'ok') {
@@ -247,6 +277,12 @@ export class KernelServer {
       help_links: [{ text: 'Dive into Deep Learning', url: 'https://d2l.ai' }],
       debugger: false,
     };
+  }
+
+  /** Stops the running cell; an input() it waits on is rejected too (after the cell ended as interrupted). */
+  private interrupt(): void {
+    this.executor.interrupt();
+    this.stdinBroker.cancel(inputInterrupted());
   }
 
   private historyReply(c: { hist_access_type?: string; n?: number; start?: number; stop?: number; pattern?: string; unique?: boolean; output?: boolean }) {

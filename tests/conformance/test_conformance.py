@@ -49,6 +49,38 @@ class D2lTsKernelTests(jupyter_kernel_test.KernelTests):
 
     code_clear_output = "clearOutput()"
 
+    # jupyter_kernel_test has no stdin test: input() answered by jupyter_client's own stdin handling.
+    def test_d2l_input(self):
+        self.flush_channels()
+        asked = []
+
+        def answer(msg):
+            asked.append(msg["content"])
+            self.kc.input("0.5" if not msg["content"]["password"] else "hunter2")
+
+        results = []
+
+        def output(msg):
+            if msg["msg_type"] == "execute_result":
+                results.append(msg["content"]["data"]["text/plain"])
+
+        reply = self.kc.execute_interactive(
+            "const lr = Number(await input('lr? '))\n"
+            "const pw = await input('token: ', { password: true })\n"
+            "lr * 2 + ' ' + pw.length",
+            allow_stdin=True,
+            stdin_hook=answer,
+            output_hook=output,
+            timeout=30,
+        )
+        self.assertEqual(reply["content"]["status"], "ok")
+        self.assertEqual(asked, [{"prompt": "lr? ", "password": False}, {"prompt": "token: ", "password": True}])
+        self.assertEqual(results, ["'1 7'"])
+
+        reply = self.kc.execute_interactive("await input('lr? ')", allow_stdin=False, output_hook=lambda m: None, timeout=30)
+        self.assertEqual(reply["content"]["status"], "error")
+        self.assertEqual(reply["content"]["ename"], "StdinNotImplementedError")
+
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)
