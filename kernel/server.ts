@@ -1,6 +1,6 @@
 /**
  * The kernel's protocol side: ZeroMQ sockets, message dispatch, the execute queue, streams and display,
- * the stdin channel (input(), in stdin.ts).
+ * the stdin channel (input(), in stdin.ts) and the input history (history.ts).
  * It knows nothing about TypeScript: cells go to CellExecutor, values become mime bundles in display.ts.
  */
 import * as fs from 'fs';
@@ -8,6 +8,7 @@ import { randomUUID } from 'crypto';
 import * as zmq from 'zeromq';
 import { createDisplayApi, DisplayContent, DISPLAY_DECLARATIONS, toDisplayContent } from './display';
 import { CellExecutor, type Outcome } from './executor';
+import { HistoryQuery, HistoryStore, historyFile } from './history';
 import { rawTimers } from './interrupt';
 import { createStdinApi, inputInterrupted, STDIN_DECLARATIONS, StdinBroker } from './stdin';
 import { type ConnectionInfo, makeHeader, Message, parse, PROTOCOL_VERSION, Received, serialize, SignatureError } from '../jupyter/protocol';
@@ -62,7 +63,8 @@ export class KernelServer {
   private readonly queue: { msg: Received; sock: 'shell' | 'control' }[] = [];
   private running = false;
   private executionCount = 0;
-  private readonly history: [number, number, string][] = [];
+  /** Opened in start(): a kernel that only answers kernel_info (a failed start) should not begin a session. */
+  private history?: HistoryStore;
   /** The request that outputs belong to: the running cell, or the last one (for late async output). */
   private parent?: Received;
   /** The execute_request whose cell is running; input() asks its sender. */
@@ -106,6 +108,7 @@ export class KernelServer {
       this.iopub.bind(url(this.conn.iopub_port)),
       this.hb.bind(url(this.conn.hb_port)),
     ]);
+    this.history = new HistoryStore(historyFile(), (m) => realStderr(`d2l-ts kernel: ${m}\n`));
     this.captureStdio();
     this.serve(this.shell, 'shell');
     this.serve(this.control, 'control');
@@ -217,7 +220,7 @@ export class KernelServer {
     this.pub('status', { execution_state: 'busy' }, msg);
     if (!silent) this.pub('execute_input', { code, execution_count: count }, msg);
     this.parent = msg;
-    if (storeHistory) this.history.push([0, count, code]);
+    if (storeHistory && String(code).trim()) this.history?.record(count, code);
     this.executing = msg;
     let outcome: Outcome;
     try {
@@ -285,15 +288,9 @@ export class KernelServer {
     this.stdinBroker.cancel(inputInterrupted());
   }
 
-  private historyReply(c: { hist_access_type?: string; n?: number; start?: number; stop?: number; pattern?: string; unique?: boolean; output?: boolean }) {
-    let h = this.history;
-    if (c.hist_access_type === 'range') h = h.filter(([, n]) => n >= (c.start ?? 0) && (c.stop == null || n < c.stop));
-    if (c.hist_access_type === 'search') {
-      const re = new RegExp('^' + (c.pattern ?? '*').replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.') + '$', 's');
-      h = h.filter(([, , src]) => re.test(src));
-      if (c.unique) h = h.filter(([, , s], i) => h.findIndex(([, , t]) => t === s) === i);
-    }
-    if (c.hist_access_type !== 'range' && c.n != null) h = h.slice(-c.n);
+  /** history_request: [session, line, source] (with output: [session, line, [source, null]]; outputs are not kept). */
+  private historyReply(c: HistoryQuery & { output?: boolean }) {
+    const h = this.history?.query(c) ?? [];
     const history = c.output ? h.map(([s, n, src]) => [s, n, [src, null]]) : h;
     return { status: 'ok', history };
   }
@@ -355,6 +352,7 @@ export class KernelServer {
     await Promise.race([Promise.all([this.send.iopub.flushed(), this.send.shell.flushed(), this.send.control.flushed()]), delay(500)]);
     await delay(50); // let libzmq hand the last frames to the transport
     this.executor.close();
+    this.history?.close();
     for (const s of [this.shell, this.control, this.stdin, this.iopub, this.hb]) s.close();
     process.exit(0);
   }

@@ -2,10 +2,28 @@
 
 Run with Debian's python (the package is not on PyPI's local index):
     /usr/bin/python3 tests/conformance/test_conformance.py
+To check a checkout other than the registered one without re-registering: in that checkout
+`node bin/d2l-ts.js install --prefix /tmp/p`, then run the above with JUPYTER_PATH=/tmp/p/share/jupyter
+(Jupyter looks there before the user's and the system's kernelspecs).
+
+The kernel keeps an input history across restarts (kernel/history.ts). The history tests below count
+matches of code_history_pattern, so the kernel gets a fresh history file of its own, which also keeps
+these runs out of the user's history.
 """
+import os
+import shutil
+import tempfile
 import unittest
 
 import jupyter_kernel_test
+
+_HISTORY_DIR = tempfile.mkdtemp(prefix="d2l-ts-conformance-")
+os.environ["D2L_HISTORY_FILE"] = os.path.join(_HISTORY_DIR, "history.jsonl")
+os.environ.pop("D2L_HISTORY", None)
+
+
+def tearDownModule():
+    shutil.rmtree(_HISTORY_DIR, ignore_errors=True)
 
 
 class D2lTsKernelTests(jupyter_kernel_test.KernelTests):
