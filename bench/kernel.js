@@ -130,7 +130,8 @@ const KERNELS = {
 async function startKernel(kind) {
   const k = KERNELS[kind];
   try {
-    return await KernelClient.start({ argv: k.argv, cwd: NOTEBOOKS, startTimeoutMs: 60000 });
+    // D2L_HISTORY=0: benchmark cells stay out of the user's input history.
+    return await KernelClient.start({ argv: k.argv, cwd: NOTEBOOKS, startTimeoutMs: 60000, env: { ...process.env, D2L_HISTORY: '0' } });
   } catch (e) {
     throw new BenchFailure(`${k.label} kernel failed to start: ${e.message}`);
   }

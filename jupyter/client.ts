@@ -2,7 +2,7 @@
  * A small Jupyter messaging-protocol (v5.3) client over ZeroMQ.
  *
  * It starts a kernel process itself (like `jupyter_client`'s KernelManager) and
- * talks to it on the shell, control and iopub channels. It is shared by the
+ * talks to it on the shell, control, iopub and stdin channels. It is shared by the
  * kernel's protocol tests, the headless lessons runner and the kernel benchmark,
  * so it favours strictness (signatures are verified, replies are matched by
  * `parent_header.msg_id`) and clean teardown (no handles left open).
@@ -24,8 +24,12 @@ export type { ConnectionInfo };
 // ---------------------------------------------------------------------------
 // Types
 
-/** The channels this client is connected to (stdin is not: `allow_stdin` is always false). */
-export type Channel = 'shell' | 'control' | 'iopub';
+/**
+ * The channels this client is connected to. stdin carries the kernel's input_request for an execute that
+ * passed {@link ExecuteOptions.onInputRequest}; without one, `allow_stdin` is false (as nbconvert sends).
+ */
+export type Channel = 'shell' | 'control' | 'iopub' | 'stdin';
+type SendChannel = Exclude<Channel, 'iopub'>;
 
 /** A decoded Jupyter message. `content` is loosely typed on purpose: tests poke at arbitrary fields. */
 export interface JupyterMessage<C = Record<string, any>> {
@@ -147,6 +151,13 @@ export interface ExecuteOptions {
   storeHistory?: boolean;
   /** `silent` (default false). */
   silent?: boolean;
+  /**
+   * Answers the kernel's `input_request`s of this execute (a person at a front end would type the value).
+   * Given: the request says `allow_stdin: true` and the returned value goes back as `input_reply` on stdin.
+   * Absent: `allow_stdin: false` (the lessons runner's and nbconvert's setting). A throw fails the execute
+   * (and sends no reply: the kernel keeps waiting until it is interrupted).
+   */
+  onInputRequest?: (request: JupyterMessage<{ prompt: string; password: boolean }>) => string | Promise<string>;
 }
 
 /** What {@link KernelClient.execute} resolves to. */
@@ -176,14 +187,19 @@ export class KernelClient {
   /** Our session id (header.session of every message we send). */
   readonly session = randomUUID();
 
-  private readonly shell = new zmq.Dealer({ linger: 0 });
+  // The kernel sends input_request to the shell identity of the execute_request's sender, so the stdin socket
+  // must have the same routing id as the shell socket (jupyter_client gives both the session id).
+  private readonly shell = new zmq.Dealer({ linger: 0, routingId: this.session });
   private readonly control = new zmq.Dealer({ linger: 0 });
+  private readonly stdin = new zmq.Dealer({ linger: 0, routingId: this.session });
   private readonly iopub = new zmq.Subscriber({ linger: 0 });
-  private readonly sendChains: Record<'shell' | 'control', Promise<unknown>> = { shell: Promise.resolve(), control: Promise.resolve() };
+  private readonly sendChains: Record<SendChannel, Promise<unknown>> = { shell: Promise.resolve(), control: Promise.resolve(), stdin: Promise.resolve() };
   /** Pending replies by request msg_id. */
   private readonly replies = new Map<string, Deferred<JupyterMessage>>();
   /** iopub routing by parent msg_id (running executes). */
   private readonly iopubRoutes = new Map<string, (msg: JupyterMessage) => void>();
+  /** stdin (input_request) routing by parent msg_id (running executes with onInputRequest). */
+  private readonly stdinRoutes = new Map<string, (msg: JupyterMessage) => void>();
   /** Everything that must be rejected if the kernel dies or the client is closed. */
   private readonly waiters = new Set<Deferred<any>>();
   private readonly listeners = new Set<(msg: JupyterMessage) => void>();
@@ -241,9 +257,11 @@ export class KernelClient {
     this.control.connect(url(connection.control_port));
     this.iopub.connect(url(connection.iopub_port));
     this.iopub.subscribe(); // all topics
+    this.stdin.connect(url(connection.stdin_port));
     void this.readLoop('shell', this.shell);
     void this.readLoop('control', this.control);
     void this.readLoop('iopub', this.iopub);
+    void this.readLoop('stdin', this.stdin);
   }
 
   /**
@@ -333,10 +351,10 @@ export class KernelClient {
     return { msgId: header.msg_id, header, frames };
   }
 
-  /** Sends raw frames on shell or control, as they are (e.g. a message with a wrong signature). */
-  async sendRaw(channel: 'shell' | 'control', frames: Array<string | Buffer>): Promise<void> {
+  /** Sends raw frames on shell, control or stdin, as they are (e.g. a message with a wrong signature). */
+  async sendRaw(channel: SendChannel, frames: Array<string | Buffer>): Promise<void> {
     if (this.closed) throw new KernelError('client is closed', 'closed');
-    const sock = channel === 'shell' ? this.shell : this.control;
+    const sock = this[channel];
     // zeromq allows one pending send per socket; chain them.
     const next = this.sendChains[channel].then(() => sock.send(frames));
     this.sendChains[channel] = next.catch(() => undefined);
@@ -374,7 +392,7 @@ export class KernelClient {
       silent: opts.silent ?? false,
       store_history: opts.storeHistory ?? true,
       user_expressions: {},
-      allow_stdin: false,
+      allow_stdin: !!opts.onInputRequest,
       stop_on_error: opts.stopOnError ?? true,
     });
     const messages: JupyterMessage[] = [];
@@ -397,6 +415,16 @@ export class KernelClient {
         idle.resolve();
       }
     });
+    const answer = opts.onInputRequest;
+    if (answer) {
+      this.stdinRoutes.set(msgId, (msg) => {
+        if (msg.header.msg_type !== 'input_request') return;
+        void (async () => {
+          const value = await answer(msg as JupyterMessage<{ prompt: string; password: boolean }>);
+          await this.sendRaw('stdin', this.encode('input_reply', { value: String(value) }, { parentHeader: msg.header }).frames);
+        })().catch((err) => idle.reject(err));
+      });
+    }
     const reply = this.expectReply(msgId);
     try {
       await this.sendRaw('shell', frames);
@@ -405,6 +433,7 @@ export class KernelClient {
       return { reply: replyMsg, executionCount, messages };
     } finally {
       this.iopubRoutes.delete(msgId);
+      this.stdinRoutes.delete(msgId);
       this.replies.delete(msgId);
       this.waiters.delete(reply);
       this.waiters.delete(idle);
@@ -516,7 +545,7 @@ export class KernelClient {
     this.closed = true;
     process.removeListener('exit', this.killOnExit);
     this.failAll(new KernelError('client closed', 'closed'));
-    for (const s of [this.shell, this.control, this.iopub]) s.close();
+    for (const s of [this.shell, this.control, this.stdin, this.iopub]) s.close();
     // A grandchild holding the pipes open would otherwise keep our event loop alive.
     this.child.stdout?.destroy();
     this.child.stderr?.destroy();
@@ -570,6 +599,8 @@ export class KernelClient {
     if (!parentId) return;
     if (channel === 'iopub') {
       this.iopubRoutes.get(parentId)?.(msg);
+    } else if (channel === 'stdin') {
+      this.stdinRoutes.get(parentId)?.(msg);
     } else {
       const d = this.replies.get(parentId);
       if (d) {

@@ -8,6 +8,7 @@
  * We hand our own to every convert/complete/inspect call and, after a failure, keep what ran (bindings.ts).
  */
 import vm from 'vm';
+import * as ts from '@tslab/typescript-for-tslab';
 import { createConverter, isCompleteCode } from 'tslab/dist/converter';
 import { createExecutor, Executor } from 'tslab/dist/executor';
 import { printQuickInfo } from 'tslab/dist/inspect';
@@ -58,19 +59,19 @@ export class CellExecutor {
     // Prepend our globals' declarations to tslab's "previous cells" declarations on every call, between
     // markers: tslab re-prints earlier declarations into each cell's declOutput (in its own order), so we
     // cut the marked block out again, or it would pile up once per cell and slow every compile.
-    const prelude = `${PRELUDE_BEGIN}\n${this.prelude}\n${PRELUDE_END}\n`;
+    const prelude = preludeFilter(this.prelude);
     // tslab's own `prev` argument is ignored: it lags behind after a failed cell (see the header).
     const node = {
       ...conv,
       convert: (_prev: string, src: string) => {
-        const r = conv.convert(prelude + this.declarations, src);
+        const r = conv.convert(prelude(this.declarations) + this.declarations, src);
         if (r.declOutput) r.declOutput = stripPrelude(r.declOutput);
         if (r.output) r.output = bindInPlace(r.output);
         this.converted = { declOutput: r.declOutput };
         return r;
       },
-      inspect: (_prev: string, src: string, pos: number) => conv.inspect(prelude + this.declarations, src, pos),
-      complete: (_prev: string, src: string, pos: number) => conv.complete(prelude + this.declarations, src, pos),
+      inspect: (_prev: string, src: string, pos: number) => conv.inspect(prelude(this.declarations) + this.declarations, src, pos),
+      complete: (_prev: string, src: string, pos: number) => conv.complete(prelude(this.declarations) + this.declarations, src, pos),
     };
     const cap = this.capture;
     this.tslab = createExecutor(this.cwd, { node, browser: node, close: () => conv.close() } as any, {
@@ -178,6 +179,48 @@ export function stripPrelude(decl: string): string {
   const e = decl.indexOf(PRELUDE_END, b);
   if (b < 0 || e < 0) return decl;
   return decl.slice(0, b) + decl.slice(e + PRELUDE_END.length).replace(/^\n/, '');
+}
+
+/**
+ * The marked prelude block for tslab's "previous cells" declarations `prev`, without the globals that an earlier
+ * cell declared itself. A learner's `const input = tf.ones([2])` shadows the kernel's `input()` in its own cell
+ * (the cell is a scope below the declarations); from the next cell on both would be in the same declarations and
+ * TypeScript would keep the kernel's type (`input + 1`: "Operator '+' cannot be applied…"). At run time tslab
+ * reads earlier cells' names from its exports object, where the learner's value has replaced the kernel's, so
+ * dropping the kernel's declaration is all it takes. Recomputed only when `prev` changes.
+ */
+export function preludeFilter(prelude: string): (prev: string) => string {
+  const parts = ts.createSourceFile('prelude.d.ts', prelude, ts.ScriptTarget.Latest, true).statements.map((st) => ({
+    names: declaredNames(st),
+    text: prelude.slice(st.getFullStart(), st.end),
+  }));
+  const whole = `${PRELUDE_BEGIN}\n${prelude}\n${PRELUDE_END}\n`;
+  let last = { prev: '', block: whole };
+  return (prev) => {
+    if (prev === last.prev) return last.block;
+    const taken = new Set(ts.createSourceFile('prev.d.ts', prev, ts.ScriptTarget.Latest).statements.flatMap(declaredNames));
+    const kept = parts.filter((p) => !p.names.some((n) => taken.has(n)));
+    const block = kept.length === parts.length ? whole : `${PRELUDE_BEGIN}\n${kept.map((p) => p.text).join('')}\n${PRELUDE_END}\n`;
+    last = { prev, block };
+    return block;
+  };
+}
+
+/** Top-level names a declaration statement introduces (variables, functions, classes, types, imports). */
+function declaredNames(st: ts.Statement): string[] {
+  if (ts.isVariableStatement(st)) return st.declarationList.declarations.flatMap((d) => (ts.isIdentifier(d.name) ? [d.name.text] : []));
+  if (ts.isImportDeclaration(st)) {
+    const c = st.importClause;
+    if (!c) return [];
+    const named = c.namedBindings;
+    return [
+      ...(c.name ? [c.name.text] : []),
+      ...(named && ts.isNamespaceImport(named) ? [named.name.text] : []),
+      ...(named && ts.isNamedImports(named) ? named.elements.map((e) => e.name.text) : []),
+    ];
+  }
+  const name = (st as ts.Statement & { name?: ts.Node }).name;
+  return name && ts.isIdentifier(name) ? [name.text] : [];
 }
 
 function flatten(m: unknown): string {

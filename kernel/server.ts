@@ -1,16 +1,19 @@
 /**
- * The kernel's protocol side: ZeroMQ sockets, message dispatch, the execute queue, streams and display.
+ * The kernel's protocol side: ZeroMQ sockets, message dispatch, the execute queue, streams and display,
+ * the stdin channel (input(), in stdin.ts) and the input history (history.ts).
  * It knows nothing about TypeScript: cells go to CellExecutor, values become mime bundles in display.ts.
  */
 import * as fs from 'fs';
 import { randomUUID } from 'crypto';
 import * as zmq from 'zeromq';
 import { createDisplayApi, DisplayContent, DISPLAY_DECLARATIONS, toDisplayContent } from './display';
-import { CellExecutor } from './executor';
+import { CellExecutor, type Outcome } from './executor';
 import { CommManager } from './comms';
 import { COMM_HOOK } from '../common/comm';
 import { lateErrorText } from './errors';
+import { HistoryQuery, HistoryStore, historyFile } from './history';
 import { rawTimers } from './interrupt';
+import { createStdinApi, inputInterrupted, STDIN_DECLARATIONS, StdinBroker } from './stdin';
 import { type ConnectionInfo, makeHeader, Message, parse, PROTOCOL_VERSION, Received, serialize, SignatureError } from '../jupyter/protocol';
 
 /** Sends on one socket in order; zeromq.js allows only one pending send per socket. */
@@ -58,25 +61,40 @@ export class KernelServer {
   private readonly stdin = new zmq.Router();
   private readonly iopub = new zmq.Publisher();
   private readonly hb = new zmq.Reply();
-  private readonly send = { shell: new Sender(this.shell), control: new Sender(this.control), iopub: new Sender(this.iopub) };
+  private readonly send = { shell: new Sender(this.shell), control: new Sender(this.control), stdin: new Sender(this.stdin), iopub: new Sender(this.iopub) };
   private readonly executor: CellExecutor;
   private readonly comms: CommManager;
   private readonly queue: { msg: Received; sock: 'shell' | 'control' }[] = [];
   private running = false;
   private executionCount = 0;
-  private readonly history: [number, number, string][] = [];
+  /** Opened in start(): a kernel that only answers kernel_info (a failed start) should not begin a session. */
+  private history?: HistoryStore;
   /** The request that outputs belong to: the running cell, or the last one (for late async output). */
   private parent?: Received;
+  /** The execute_request whose cell is running; input() asks its sender. */
+  private executing?: Received;
+  private readonly stdinBroker = new StdinBroker({
+    running: () => this.executing,
+    request: (parent, content) => {
+      this.flushStream(); // the prompt comes after what the cell printed before asking
+      const msg: Message = { header: makeHeader('input_request', this.session), parent_header: parent.header, metadata: {}, content };
+      this.send.stdin.send(serialize(this.conn.key, msg, parent.identities));
+      return msg.header.msg_id;
+    },
+  });
   private stream = { name: '', text: '', last: 0, timer: undefined as NodeJS.Timeout | undefined };
   private closing = false;
   private heapAfterGc = 0;
 
   constructor(private conn: ConnectionInfo, cwd: string, private version: string) {
-    const api = createDisplayApi({
-      publish: (c, update) => this.publishDisplay(c, update),
-      clearOutput: (wait) => { this.flushStream(); this.pub('clear_output', { wait }); },
-    });
-    // Globals for cells (typed by DISPLAY_DECLARATIONS) and for the lib, which must not import the kernel.
+    const api = {
+      ...createDisplayApi({
+        publish: (c, update) => this.publishDisplay(c, update),
+        clearOutput: (wait) => { this.flushStream(); this.pub('clear_output', { wait }); },
+      }),
+      ...createStdinApi(this.stdinBroker),
+    };
+    // Globals for cells (typed by the declarations) and for the lib, which must not import the kernel.
     Object.assign(globalThis, api);
     this.comms = new CommManager({
       publish: (type, content, metadata) => { this.flushStream(); this.pub(type, content, this.parent, metadata); },
@@ -88,7 +106,7 @@ export class KernelServer {
     }, safeDisplayContent);
     // The lib's widgets find the comms here (common/comm.ts), as they find `display` above.
     (globalThis as unknown as Record<symbol, unknown>)[COMM_HOOK] = this.comms.hook();
-    this.executor = new CellExecutor(cwd, DISPLAY_DECLARATIONS, api);
+    this.executor = new CellExecutor(cwd, DISPLAY_DECLARATIONS + STDIN_DECLARATIONS, api);
     // tslab's own `require('tslab').display.*` keeps working through its module-global hook.
     require('tslab/dist/jupyter').lastWriteDisplayData = (d: DisplayContent & { transient?: any }, update: boolean) =>
       this.publishDisplay({ data: d.data, metadata: d.metadata ?? {}, transient: d.transient ?? {} }, update);
@@ -104,13 +122,15 @@ export class KernelServer {
       this.iopub.bind(url(this.conn.iopub_port)),
       this.hb.bind(url(this.conn.hb_port)),
     ]);
+    this.history = new HistoryStore(historyFile(), (m) => realStderr(`d2l-ts kernel: ${m}\n`));
     this.captureStdio();
     this.serve(this.shell, 'shell');
     this.serve(this.control, 'control');
+    this.serve(this.stdin, 'stdin');
     void (async () => {
       try { for await (const frames of this.hb) await this.hb.send(frames); } catch { /* closed */ }
     })();
-    process.on('SIGINT', () => this.executor.interrupt());
+    process.on('SIGINT', () => this.interrupt());
     // A promise rejected with no handler, or a throw inside a timer callback, must not end the kernel
     // (Node's default): report it in the output of the cell it belongs to and carry on.
     // Its trace is filtered like a cell's traceback: the cell's frames, not the kernel's or Node's.
@@ -125,7 +145,7 @@ export class KernelServer {
     rawTimers.setImmediate(() => this.executor.init());
   }
 
-  private serve(sock: zmq.Router, name: 'shell' | 'control'): void {
+  private serve(sock: zmq.Router, name: 'shell' | 'control' | 'stdin'): void {
     void (async () => {
       try {
         for await (const raw of sock) {
@@ -135,6 +155,11 @@ export class KernelServer {
           } catch (e) {
             // Never act on (or crash over) a message we cannot authenticate; say so on the kernel's log.
             realStderr(`d2l-ts kernel: dropped a message on ${name}: ${e instanceof SignatureError ? e.message : (e as Error).message}\n`);
+            continue;
+          }
+          if (name === 'stdin') {
+            if (msg.header.msg_type !== 'input_reply') realStderr(`d2l-ts kernel: unexpected ${msg.header.msg_type} on stdin\n`);
+            else if (!this.stdinBroker.reply(msg)) realStderr('d2l-ts kernel: dropped an input_reply that answers no waiting input()\n');
             continue;
           }
           this.dispatch(msg, name).catch((e) => realStderr(`d2l-ts kernel: ${msg.header.msg_type} failed: ${e?.stack ?? e}\n`));
@@ -159,7 +184,7 @@ export class KernelServer {
       is_complete_request: () => this.executor.isComplete(msg.content.code),
       history_request: () => this.historyReply(msg.content),
       comm_info_request: () => ({ status: 'ok', comms: this.comms.info(msg.content.target_name) }),
-      interrupt_request: () => { this.executor.interrupt(); return { status: 'ok' }; },
+      interrupt_request: () => { this.interrupt(); return { status: 'ok' }; },
       shutdown_request: () => ({ status: 'ok', restart: !!msg.content.restart }),
     };
     if (type === 'comm_open' || type === 'comm_msg' || type === 'comm_close') {
@@ -217,8 +242,16 @@ export class KernelServer {
     this.pub('status', { execution_state: 'busy' }, msg);
     if (!silent) this.pub('execute_input', { code, execution_count: count }, msg);
     this.parent = msg;
-    if (storeHistory) this.history.push([0, count, code]);
-    const outcome = String(code).trim() ? await this.executor.execute(code, count) : { status: 'ok' as const, hasValue: false };
+    if (storeHistory && String(code).trim()) this.history?.record(count, code);
+    this.executing = msg;
+    let outcome: Outcome;
+    try {
+      outcome = String(code).trim() ? await this.executor.execute(code, count) : { status: 'ok', hasValue: false };
+    } finally {
+      this.executing = undefined;
+      // An input() the cell did not wait for must not answer (or ask) for the next cell.
+      this.stdinBroker.cancel(new Error('input: the cell ended before the answer arrived'));
+    }
     this.flushStream();
     let reply: Record<string, unknown>;
     if (outcome.status === 'ok') {
@@ -271,15 +304,15 @@ export class KernelServer {
     };
   }
 
-  private historyReply(c: { hist_access_type?: string; n?: number; start?: number; stop?: number; pattern?: string; unique?: boolean; output?: boolean }) {
-    let h = this.history;
-    if (c.hist_access_type === 'range') h = h.filter(([, n]) => n >= (c.start ?? 0) && (c.stop == null || n < c.stop));
-    if (c.hist_access_type === 'search') {
-      const re = new RegExp('^' + (c.pattern ?? '*').replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.') + '$', 's');
-      h = h.filter(([, , src]) => re.test(src));
-      if (c.unique) h = h.filter(([, , s], i) => h.findIndex(([, , t]) => t === s) === i);
-    }
-    if (c.hist_access_type !== 'range' && c.n != null) h = h.slice(-c.n);
+  /** Stops the running cell; an input() it waits on is rejected too (after the cell ended as interrupted). */
+  private interrupt(): void {
+    this.executor.interrupt();
+    this.stdinBroker.cancel(inputInterrupted());
+  }
+
+  /** history_request: [session, line, source] (with output: [session, line, [source, null]]; outputs are not kept). */
+  private historyReply(c: HistoryQuery & { output?: boolean }) {
+    const h = this.history?.query(c) ?? [];
     const history = c.output ? h.map(([s, n, src]) => [s, n, [src, null]]) : h;
     return { status: 'ok', history };
   }
@@ -341,6 +374,7 @@ export class KernelServer {
     await Promise.race([Promise.all([this.send.iopub.flushed(), this.send.shell.flushed(), this.send.control.flushed()]), delay(500)]);
     await delay(50); // let libzmq hand the last frames to the transport
     this.executor.close();
+    this.history?.close();
     for (const s of [this.shell, this.control, this.stdin, this.iopub, this.hb]) s.close();
     process.exit(0);
   }

@@ -62,10 +62,12 @@ export async function executeNotebook(nb: Notebook, cwd: string, opts: ExecuteNo
     c.cell.execution_count = null;
   }
   const t0 = Date.now();
+  // D2L_HISTORY=0: runs by the runner (and by the tests that use it) stay out of the learner's input history.
+  // Cells run with allow_stdin false (executeCell is given no onInputRequest): an input() fails at once.
   const kc = await KernelClient.start({
     argv: [process.execPath, D2L_BIN, 'kernel', '{connection_file}'],
     cwd,
-    env: { ...process.env, TF_CPP_MIN_LOG_LEVEL: process.env.TF_CPP_MIN_LOG_LEVEL ?? '2', ...opts.env, D2L_SCHEDULE: opts.schedule },
+    env: { ...process.env, TF_CPP_MIN_LOG_LEVEL: process.env.TF_CPP_MIN_LOG_LEVEL ?? '2', ...opts.env, D2L_SCHEDULE: opts.schedule, D2L_HISTORY: '0' },
   });
   state.kernel = kc;
   const li = kc.kernelInfo?.content?.language_info;

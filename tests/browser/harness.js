@@ -81,6 +81,7 @@ function makeWorkspace() {
       JUPYTER_PATH: jupyterPath,
       JUPYTER_CONFIG_DIR: config,
       JUPYTER_RUNTIME_DIR: path.join(tmp, 'runtime'),
+      D2L_HISTORY_FILE: path.join(tmp, 'history.jsonl'), // kernels run here stay out of the user's input history
       PYDEVD_DISABLE_FILE_VALIDATION: '1',
     };
   };

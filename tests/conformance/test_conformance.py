@@ -2,10 +2,28 @@
 
 Run with Debian's python (the package is not on PyPI's local index):
     /usr/bin/python3 tests/conformance/test_conformance.py
+To check a checkout other than the registered one without re-registering: in that checkout
+`node bin/d2l-ts.js install --prefix /tmp/p`, then run the above with JUPYTER_PATH=/tmp/p/share/jupyter
+(Jupyter looks there before the user's and the system's kernelspecs).
+
+The kernel keeps an input history across restarts (kernel/history.ts). The history tests below count
+matches of code_history_pattern, so the kernel gets a fresh history file of its own, which also keeps
+these runs out of the user's history.
 """
+import os
+import shutil
+import tempfile
 import unittest
 
 import jupyter_kernel_test
+
+_HISTORY_DIR = tempfile.mkdtemp(prefix="d2l-ts-conformance-")
+os.environ["D2L_HISTORY_FILE"] = os.path.join(_HISTORY_DIR, "history.jsonl")
+os.environ.pop("D2L_HISTORY", None)
+
+
+def tearDownModule():
+    shutil.rmtree(_HISTORY_DIR, ignore_errors=True)
 
 
 class D2lTsKernelTests(jupyter_kernel_test.KernelTests):
@@ -48,6 +66,38 @@ class D2lTsKernelTests(jupyter_kernel_test.KernelTests):
     code_inspect_sample = "Math.floor"
 
     code_clear_output = "clearOutput()"
+
+    # jupyter_kernel_test has no stdin test: input() answered by jupyter_client's own stdin handling.
+    def test_d2l_input(self):
+        self.flush_channels()
+        asked = []
+
+        def answer(msg):
+            asked.append(msg["content"])
+            self.kc.input("0.5" if not msg["content"]["password"] else "hunter2")
+
+        results = []
+
+        def output(msg):
+            if msg["msg_type"] == "execute_result":
+                results.append(msg["content"]["data"]["text/plain"])
+
+        reply = self.kc.execute_interactive(
+            "const lr = Number(await input('lr? '))\n"
+            "const pw = await input('token: ', { password: true })\n"
+            "lr * 2 + ' ' + pw.length",
+            allow_stdin=True,
+            stdin_hook=answer,
+            output_hook=output,
+            timeout=30,
+        )
+        self.assertEqual(reply["content"]["status"], "ok")
+        self.assertEqual(asked, [{"prompt": "lr? ", "password": False}, {"prompt": "token: ", "password": True}])
+        self.assertEqual(results, ["'1 7'"])
+
+        reply = self.kc.execute_interactive("await input('lr? ')", allow_stdin=False, output_hook=lambda m: None, timeout=30)
+        self.assertEqual(reply["content"]["status"], "error")
+        self.assertEqual(reply["content"]["ename"], "StdinNotImplementedError")
 
 
 if __name__ == "__main__":
