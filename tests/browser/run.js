@@ -371,9 +371,13 @@ async function frontEndStage(server, browser, { tag, url, via, screenshot }) {
 async function widgetStage(server, browser, { tag, url, screenshot }) {
   const { page, errors } = await openNotebook(server, browser, { tag, url, codeCells: 2 });
   await runAllCells(page);
-  const cellSel = '.jp-Notebook .jp-CodeCell:nth-of-type(3)';
+  // The interact cell of THIS notebook: JupyterLab keeps the notebooks of earlier stages open in hidden tabs.
+  await page.evaluate(() => {
+    window.jupyterapp.shell.currentWidget.node.querySelectorAll('.jp-CodeCell')[1].setAttribute('data-d2l-interact', '');
+  });
+  const cellSel = '[data-d2l-interact]';
   const look = () => page.evaluate(() => {
-    const cell = document.querySelectorAll('.jp-Notebook .jp-CodeCell')[1];
+    const cell = document.querySelector('[data-d2l-interact]');
     const plot = cell.querySelector('.js-plotly-plot');
     return {
       slider: !!cell.querySelector('.widget-slider .noUi-handle'),
@@ -385,7 +389,7 @@ async function widgetStage(server, browser, { tag, url, screenshot }) {
     };
   });
   await page.waitForFunction(() => {
-    const cell = document.querySelectorAll('.jp-Notebook .jp-CodeCell')[1];
+    const cell = document.querySelector('[data-d2l-interact]');
     return cell && cell.querySelector('.widget-slider .noUi-handle') && cell.querySelector('.js-plotly-plot .main-svg');
   }, null, { timeout: 30_000 }).catch(() => {});
   const before = await look();
@@ -404,7 +408,7 @@ async function widgetStage(server, browser, { tag, url, screenshot }) {
       await page.mouse.up();
     }
     const redrawn = await page.waitForFunction(() => {
-      const plot = document.querySelectorAll('.jp-Notebook .jp-CodeCell')[1].querySelector('.js-plotly-plot');
+      const plot = document.querySelector('[data-d2l-interact] .js-plotly-plot');
       return plot && Array.isArray(plot.data) && plot.data[0] && plot.data[0].x.length === 7;
     }, null, { timeout: 20_000 }).then(() => true, () => false);
     const after = await look();
