@@ -98,11 +98,7 @@ export class KernelServer {
     Object.assign(globalThis, api);
     this.comms = new CommManager({
       publish: (type, content, metadata) => { this.flushStream(); this.pub(type, content, this.parent, metadata); },
-      reportError: (where, e) => {
-        const text = e instanceof Error ? e.stack ?? `${e.name}: ${e.message}` : String(e);
-        if (this.parent) this.writeStream('stderr', `Error in ${where}: ${text}\n`);
-        else realStderr(`d2l-ts kernel: error in ${where}: ${text}\n`);
-      },
+      reportError: (where, e) => this.reportLate(`Error in ${where}`, e),
     }, safeDisplayContent);
     // The lib's widgets find the comms here (common/comm.ts), as they find `display` above.
     (globalThis as unknown as Record<symbol, unknown>)[COMM_HOOK] = this.comms.hook();
@@ -134,13 +130,8 @@ export class KernelServer {
     // A promise rejected with no handler, or a throw inside a timer callback, must not end the kernel
     // (Node's default): report it in the output of the cell it belongs to and carry on.
     // Its trace is filtered like a cell's traceback: the cell's frames, not the kernel's or Node's.
-    const report = (kind: string) => (e: unknown) => {
-      const text = lateErrorText(e, this.executor.cells);
-      if (this.parent) this.writeStream('stderr', `${kind}: ${text}\n`);
-      else realStderr(`d2l-ts kernel: ${kind}: ${text}\n`);
-    };
-    process.on('unhandledRejection', report('Unhandled promise rejection'));
-    process.on('uncaughtException', report('Uncaught exception'));
+    process.on('unhandledRejection', (e) => this.reportLate('Unhandled promise rejection', e));
+    process.on('uncaughtException', (e) => this.reportLate('Uncaught exception', e));
     this.pub('status', { execution_state: 'starting' });
     rawTimers.setImmediate(() => this.executor.init());
   }
@@ -281,6 +272,16 @@ export class KernelServer {
     if (used - this.heapAfterGc < GC_GROWTH) return;
     forceGc?.();
     this.heapAfterGc = process.memoryUsage().heapUsed;
+  }
+
+  /**
+   * An error raised outside a cell's own run (a timer, an unhandled rejection, a comm handler): into the stderr of the
+   * cell that ran last, its trace filtered like a cell's traceback; on the kernel's log when no cell has run.
+   */
+  private reportLate(kind: string, e: unknown): void {
+    const text = lateErrorText(e, this.executor.cells);
+    if (this.parent) this.writeStream('stderr', `${kind}: ${text}\n`);
+    else realStderr(`d2l-ts kernel: ${kind}: ${text}\n`);
   }
 
   private kernelInfo() {
