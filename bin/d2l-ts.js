@@ -1,10 +1,10 @@
 #!/usr/bin/env node
 // Entry point of the d2l-ts command, compiled by `npm run build`: `lessons` runs the lecture notebooks
 // (dist/runner/cli.js), `check-golden` checks executed notebooks against their golden files
-// (dist/runner/golden.js), everything else is the kernel's command (dist/kernel/main.js: kernel, install, ...).
+// (dist/runner/golden.js), `course-map` prints README's course-map table (dist/runner/course.js), everything else is the kernel's command (dist/kernel/main.js: kernel, install, ...).
 const path = require('path');
 const [command, ...rest] = process.argv.slice(2);
-const MODULES = { lessons: 'runner/cli.js', 'check-golden': 'runner/golden.js' };
+const MODULES = { lessons: 'runner/cli.js', 'check-golden': 'runner/golden.js', 'course-map': 'runner/course.js' };
 const own = Object.prototype.hasOwnProperty.call(MODULES, command);
 let main;
 try {

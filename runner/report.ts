@@ -20,6 +20,7 @@ import { plotlyScriptTag } from '../common/plotly';
 import { fmtNum, type NotebookCheck, type ValueCheck } from './golden-check';
 import { renderMarkdown } from './markdown';
 import { codeCells, plotlyFigure, PLOTLY_MIME, text, writeNotebook, type Notebook } from './notebook';
+import { COURSE } from './course';
 import { ROOT } from './paths';
 import { fmt } from './progress';
 
@@ -208,6 +209,25 @@ export interface IndexEntry {
   schedule?: string;
 }
 
+/**
+ * The course map (./course): every lecture 00–23 with its book sections and where it lives here; a lecture whose
+ * notebook ran into this out dir links to its section and shows the time it took.
+ */
+function courseMap(entries: IndexEntry[]): string {
+  const byName = new Map(entries.map((e) => [e.name, e]));
+  const rows = COURSE.map((l) => {
+    const e = l.notebook ? byName.get(l.notebook) : undefined;
+    const here = l.notebook
+      ? (e ? `<a href="#nb-${esc(e.name)}">${esc(l.notebook)}</a> <span class="${e.ok ? 'pass' : 'fail'}">${e.ok ? 'pass' : 'FAIL'}</span>`
+        : `<code>notebooks/${esc(l.notebook)}.ipynb</code> <span class="muted">(not run into this folder)</span>`)
+      : `<span class="muted">${esc(l.note ?? '')}</span>`;
+    const time = e?.ms !== undefined ? `${esc(fmt(e.ms))}${e.schedule && e.schedule !== 'full' ? ` (${esc(e.schedule)})` : ''}` : '—';
+    return `<tr><td>${l.n}</td><td>${esc(l.title)}</td><td class="mono">${l.book.map(esc).join('<br>') || '—'}</td><td>${here}</td><td class="num">${time}</td></tr>`;
+  });
+  return `<details><summary>Course map: lectures 00–23, book sections, where each lives here</summary>\n<table class="course">\n` +
+    `<thead><tr><th>#</th><th>lecture</th><th>book sections (d2l-zh v2)</th><th>here</th><th>time</th></tr></thead>\n<tbody>\n${rows.join('\n')}\n</tbody></table></details>`;
+}
+
 /** Writes out/index.html; returns its path. */
 export function writeIndex(entries: IndexEntry[], outDir: string, meta: { renderer?: string; started?: string; totalMs?: number } = {}): string {
   const passed = entries.filter((e) => e.ok).length;
@@ -242,6 +262,7 @@ export function writeIndex(entries: IndexEntry[], outDir: string, meta: { render
 <tbody>
 ${rows.join('\n')}
 </tbody></table>
+${courseMap(entries)}
 ${sections.join('\n')}
 </body></html>
 `;
