@@ -30,7 +30,7 @@ const fs = require('fs');
 const path = require('path');
 
 const HERE = __dirname;
-const { MODELS, buildModel } = require('./models');
+const { MODELS, buildModel, tinyData } = require('./models');
 /** Loss of the webgpu epoch vs the native CPU epoch, same seed, same batches: float32 sums in another order. */
 const EPOCH_LOSS_TOL = 0.02;
 
@@ -74,13 +74,7 @@ async function childMain(kind, arg) {
     const run = async (backend) => {
       await tf.setBackend(backend);
       d2l.seed(7);
-      const batch = arg === 'lenet' ? 16 : 128;
-      const r = createRng(11);
-      const n = 3 * batch;
-      const X = tf.tensor4d(Float32Array.from({ length: n * 784 }, () => r()), [n, 28, 28, 1]);
-      const y = tf.tensor1d(Int32Array.from({ length: n }, () => Math.floor(r() * 10)), 'int32');
-      const it = d2l.loadArray([X, y], batch, false);
-      tf.dispose([X, y]);
+      const it = tinyData(d2l, tf, createRng, 11, arg === 'lenet' ? 16 : 128);
       const m = buildModel(arg, d2l, tf);
       await m.epoch(it, it);
       return m.epoch(it, it);

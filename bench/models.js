@@ -69,4 +69,19 @@ function ch3(run) {
   };
 }
 
-module.exports = { MODELS, buildModel };
+/**
+ * Three batches of seeded random 28×28 images with random labels, as one iterator for training and testing: enough
+ * for a few training steps of any model when a backend is compared against cpu (npm run check:gpu, the webgpu tests),
+ * where a real epoch on a software GPU would take hours. `createRng` is lib/random's seeded generator.
+ */
+function tinyData(d2l, tf, createRng, seed, batch) {
+  const r = createRng(seed);
+  const n = 3 * batch;
+  const X = tf.tensor4d(Float32Array.from({ length: n * 784 }, () => r()), [n, 28, 28, 1]);
+  const y = tf.tensor1d(Int32Array.from({ length: n }, () => Math.floor(r() * 10)), 'int32');
+  const it = d2l.loadArray([X, y], batch, false);
+  tf.dispose([X, y]);
+  return it;
+}
+
+module.exports = { MODELS, buildModel, tinyData };

@@ -19,7 +19,8 @@ import { formatTensor } from '../../../common/tensor-format';
 import { createRng } from '../../../lib/random';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
-const { buildModel } = require('../../../bench/models.js') as {
+const { buildModel, tinyData } = require('../../../bench/models.js') as {
+  tinyData(d2lLib: unknown, tfLib: unknown, rng: typeof createRng, seed: number, batch: number): d2l.DataIter;
   buildModel(name: string, d2lLib: unknown, tfLib: unknown): { epoch(train: d2l.DataIter, test?: d2l.DataIter): Promise<{ trainLoss: number; trainAcc: number; testAcc?: number }> };
 };
 
@@ -135,24 +136,13 @@ describe.runIf(available)('webgpu on SwiftShader', { timeout: 120_000 }, () => {
 
   describe('training the course models: webgpu vs cpu', () => {
     /** 3 batches of Fashion-MNIST-shaped images from a seeded generator, labels 0-9 (the cpu backend's LeNet is slow). */
-    function tinyData(seed: number, batch: number): { train: d2l.DataIter; test: d2l.DataIter } {
-      const rng = createRng(seed);
-      const n = 3 * batch;
-      const X = Float32Array.from({ length: n * 784 }, () => rng());
-      const y = Int32Array.from({ length: n }, () => Math.floor(rng() * 10));
-      const images = tf.tensor4d(X, [n, 28, 28, 1]);
-      const labels = tf.tensor1d(y, 'int32');
-      const out = { train: d2l.loadArray([images, labels], batch, false), test: d2l.loadArray([images, labels], batch, false) };
-      tf.dispose([images, labels]);
-      return out;
-    }
     async function trainOn(backend: string, model: string): Promise<{ trainLoss: number; trainAcc: number; testAcc?: number }> {
       await tf.setBackend(backend);
       d2l.seed(7);
-      const { train, test } = tinyData(11, model === 'lenet' ? 16 : 128);
+      const data = tinyData(d2l, tf, createRng, 11, model === 'lenet' ? 16 : 128);
       const m = buildModel(model, d2l, tf);
-      await m.epoch(train, test);               // two epochs: the second starts from trained weights
-      return m.epoch(train, test);
+      await m.epoch(data, data);                // two epochs: the second starts from trained weights
+      return m.epoch(data, data);
     }
     for (const model of ['softmax', 'mlp', 'lenet']) {
       it(`${model}: two epochs of three steps give the cpu backend's loss and accuracy`, async () => {
