@@ -56,7 +56,7 @@ export {
 } from './display/widgets';
 
 // Lecture 17 (use-gpu): devices.
-export { numGpus, tryGpu, tryAllGpus } from './devices';
+export { numGpus, tryGpu, tryAllGpus, backendOf, onBackend, type HostTensor, type OnHost } from './devices';
 
 // Lectures 19–23: convolutions and LeNet.
 export { corr2d, evaluateAccuracyGpu, xavierInit, trainCh6 } from './conv';

@@ -146,6 +146,48 @@ export function gpuCount(): number {
   return 0;
 }
 
+/** The tfjs backend names {@link switchBackend} can make active (`tf.getBackend()` spelling). */
+export const BACKEND_NAMES: readonly string[] = ['webgpu', 'tensorflow', 'wasm', 'cpu'];
+
+/** A backend that cannot be used in this process; `message` says why (one line). */
+export class BackendUnavailable extends Error {}
+
+/**
+ * Makes `name` the active tfjs backend for a while (lecture 17's `d2l.onBackend`), loading it first the way
+ * {@link initBackend} would (wasm: threads and d2l-ts's kernels; tensorflow: the native package; webgpu: a hardware
+ * adapter only — a software one only when it is already the chosen backend). What `initBackend` chose, and
+ * {@link backendInfo}, stay unchanged; the caller switches back with `tf.setBackend`. Backends stay loaded
+ * (tfjs keeps every initialised backend), so a second switch costs nothing.
+ * @throws Error naming the valid choices for an unknown `name`; {@link BackendUnavailable} with the reason when it
+ *   cannot be loaded here.
+ */
+export async function switchBackend(name: string): Promise<void> {
+  if (!BACKEND_NAMES.includes(name)) {
+    throw new Error(`expected a backend name (${BACKEND_NAMES.join(', ')}), got ${JSON.stringify(name)}`);
+  }
+  await initBackend();
+  if (tf.getBackend() === name) return;
+  if (tf.engine().registry[name]) { // initialised before (tf.findBackend would initialise one on the spot)
+    if (!(await tf.setBackend(name))) throw new BackendUnavailable(`${name}: failed to initialise`);
+    quietCpuBanner();
+    return;
+  }
+  try {
+    if (name === 'webgpu') {
+      state.adapter = await startWebGpu(false).catch((err: unknown) => {
+        throw new Skip(err instanceof WebGpuUnavailable ? err.message : `failed to start (${shortReason(err)})`);
+      });
+    } else if (name === 'tensorflow') {
+      await loadNative('@tensorflow/tfjs-node', false);
+    } else {
+      await LOADERS[name as BackendChoice]();
+    }
+  } catch (err) {
+    if (err instanceof Skip) throw new BackendUnavailable(`${name}: ${err.message}`);
+    throw err;
+  }
+}
+
 // ----------------------------------------------------------------------------------------------------
 
 /** Thrown inside the chooser when a backend cannot be used; `message` is the short reason. */
@@ -308,7 +350,6 @@ async function loadWasm(): Promise<Loaded> {
   if (!(await tf.setBackend('wasm'))) throw new Skip('wasm backend failed to initialise');
   await tf.ready();
   glueHandlers.removeEmscriptens();
-  state.gpus = 0;
   const threads = wasm.getThreadsCount();
   return { name: 'wasm', threads, device: cpuDevice(threads) };
 }
@@ -338,11 +379,17 @@ const proc = process as unknown as { listeners(e: string): Listener[]; removeLis
 
 async function loadCpu(): Promise<Loaded> {
   if (!(await tf.setBackend('cpu'))) throw new Skip('cpu backend failed to initialise');
-  // tfjs-backend-cpu prints "Hi, looks like you are running TensorFlow.js in Node.js…" on its first write in
-  // Node. Our backend line already says cpu was chosen (and why the others were skipped), so mark the
-  // backend as used instead of letting the banner land in a learner's cell.
+  quietCpuBanner();
+  return { name: 'cpu', threads: 1, device: cpuDevice(1) };
+}
+
+/**
+ * tfjs-backend-cpu prints "Hi, looks like you are running TensorFlow.js in Node.js…" on its first write in Node.
+ * cpu is chosen on purpose here (the backend line says so, or a lecture switched to it), so mark the backend as
+ * used instead of letting the banner land in a learner's cell.
+ */
+function quietCpuBanner(): void {
+  if (tf.getBackend() !== 'cpu') return;
   const cpu = tf.backend() as unknown as { firstUse?: boolean };
   if (typeof cpu.firstUse === 'boolean') cpu.firstUse = false;
-  state.gpus = 0;
-  return { name: 'cpu', threads: 1, device: cpuDevice(1) };
 }
