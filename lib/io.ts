@@ -67,6 +67,9 @@ function writeWeights(dir: string, data: ArrayBuffer): void {
 
 /** Reads and parses `dir/name`, naming the file and what to do when it is missing or not JSON. */
 function readJson(fn: string, dir: string, name: string, writer: string): Record<string, any> {
+  if (fs.existsSync(dir) && !fs.statSync(dir).isDirectory()) {
+    throw new ArgumentError(`${fn}: expected dir to be a directory, got the file ${dir} (pass its directory, ${path.dirname(dir)})`);
+  }
   const file = path.join(dir, name);
   if (!fs.existsSync(file)) throw new Error(`${fn}: no ${name} in ${dir} (write it with ${writer})`);
   let json: unknown;

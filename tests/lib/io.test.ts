@@ -146,6 +146,11 @@ describe('saveModel / loadModel', () => {
   it('rejects bad arguments, and names the file when it is missing, corrupt or needs an unregistered layer', async () => {
     await expect(saveModel({} as any, dir('m2'))).rejects.toThrow('saveModel: expected model to be a tf.LayersModel (tf.sequential or tf.model), got an object (Object)');
     await expect(loadModel(dir('nowhere'))).rejects.toThrow(`loadModel: no model.json in ${dir('nowhere')} (write it with d2l.saveModel)`);
+    const net1 = tf.sequential({ layers: [tf.layers.dense({ units: 1, inputShape: [1] })] });
+    await saveModel(net1, dir('m1'));
+    net1.dispose();
+    const json1 = path.join(dir('m1'), 'model.json');
+    await expect(loadModel(json1)).rejects.toThrow(`loadModel: expected dir to be a directory, got the file ${json1} (pass its directory, ${dir('m1')})`);
     const one = tf.ones([1]);
     await saveTensors(one, dir('tensors-only'));
     one.dispose();
