@@ -55,6 +55,9 @@ export {
   type ControlSpec, type ControlValue, type ControlValues, type Interactive, type SliderOptions,
 } from './display/widgets';
 
+// Lecture 16 (read-write): saving and loading tensors and models, on every backend.
+export { saveTensors, loadTensors, saveModel, loadModel, type SavedTensors } from './io';
+
 // Lecture 17 (use-gpu): devices.
 export { numGpus, tryGpu, tryAllGpus, backendOf, onBackend, type HostTensor, type OnHost } from './devices';
 
