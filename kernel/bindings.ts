@@ -52,6 +52,26 @@ export function bindInPlace(js: string): string {
   return lines.join('\n');
 }
 
+/**
+ * `{ a }` → `{ a: a }` in a cell's TypeScript, before tslab converts it. tslab reads an earlier cell's name as
+ * `exports.a` by replacing the identifier, which inside a shorthand property prints as the bare `a` again, so
+ * `console.log({ a })` threw "a is not defined" while `{ a: a }` worked. The long form means the same in object
+ * literals and in destructuring assignments (`({ a } = o)`, `({ a = 1 } = o)`); only columns after it on its
+ * line move, which error positions (reported per line) do not show.
+ */
+export function expandShorthands(src: string): string {
+  const sf = ts.createSourceFile('cell.ts', src, ts.ScriptTarget.Latest, false, ts.ScriptKind.TS);
+  const at: { end: number; name: string }[] = [];
+  const visit = (node: ts.Node): void => {
+    if (ts.isShorthandPropertyAssignment(node)) at.push({ end: node.name.end, name: node.name.text });
+    ts.forEachChild(node, visit);
+  };
+  visit(sf);
+  let out = src;
+  for (const { end, name } of at.sort((a, b) => b.end - a.end)) out = `${out.slice(0, end)}: ${name}${out.slice(end)}`;
+  return out;
+}
+
 /** A top-level statement of a cell, as far as binding goes. */
 interface CellStatement {
   names: string[];

@@ -12,7 +12,7 @@ import * as ts from '@tslab/typescript-for-tslab';
 import { createConverter, isCompleteCode } from 'tslab/dist/converter';
 import { createExecutor, Executor } from 'tslab/dist/executor';
 import { printQuickInfo } from 'tslab/dist/inspect';
-import { bindInPlace, keptDeclarations } from './bindings';
+import { bindInPlace, expandShorthands, keptDeclarations } from './bindings';
 import { CellSource, cellLabel, compileError, Diagnostic, ErrorContent, failedLine, interruptError, runtimeError } from './errors';
 import { installTimerGuards, runInCell, CellContext, currentCell } from './interrupt';
 
@@ -64,7 +64,7 @@ export class CellExecutor {
     const node = {
       ...conv,
       convert: (_prev: string, src: string) => {
-        const r = conv.convert(prelude(this.declarations) + this.declarations, src);
+        const r = conv.convert(prelude(this.declarations) + this.declarations, expandShorthands(src));
         if (r.declOutput) r.declOutput = stripPrelude(r.declOutput);
         if (r.output) r.output = bindInPlace(r.output);
         this.converted = { declOutput: r.declOutput };

@@ -84,6 +84,14 @@ describe('cells that fail keep what ran, as in IPython', () => {
     expect(await compileError('afterLoop')).toContain("Cannot find name 'afterLoop'");
   });
 
+  it("names an earlier cell's bindings in shorthand properties and shorthand destructuring", async () => {
+    await value("const shA = 1\nlet shB = 'b'\nfunction shF() { return 3 }");
+    expect(await value('({ shA, shB, n: shF() })')).toBe("{ shA: 1, shB: 'b', n: 3 }");
+    expect(await value('console.log({ shA })')).toBe('{ shA: 1 }\n');
+    // assignment destructuring into an earlier cell's let, with and without a default
+    expect(await value("({ shB } = { shB: 'c' });\n({ shB = 'd' } = {} as { shB?: string });\nshB")).toBe("'d'");
+  });
+
   it('still lets later cells redeclare let, const, function, class, interface and type', async () => {
     await value('let r1 = 1\nconst c1 = 1\nfunction f1() { return 1 }\nclass K1 { a = 1 }\ninterface I1 { a: number }\ntype T1 = number');
     await value("let r1 = 'r'\nconst c1 = 'c'\nfunction f1() { return 'f' }\nclass K1 { b = 'k' }\ninterface I1 { b: string }\ntype T1 = string");
