@@ -25,8 +25,9 @@
  *              (POST …/api/kernels/ID/restart), a new WebSocket is opened and a cell runs again on the new process
  *              (its output is checked); every other learner's golden checks must still pass.
  *
- * Measured per learner and lecture: wall time (session start to the last cell's reply) and the kernel's peak RSS
- * (VmHWM of the kernel process, found by its connection file `kernel-ID.json` in /proc). Printed as a table per N
+ * Measured per learner and lecture: wall time (session start to the last cell's reply), the kernel's peak RSS
+ * (VmHWM of the kernel process, found by its connection file `kernel-ID.json` in /proc), its peak PSS (sampled
+ * each second: shared pages such as libtensorflow's split among the kernels) and the single-user server's VmHWM. Printed as a table per N
  * (mean/max over learners), written to out/hub.json; executed notebooks in out/hub/nN/learnerK/. Ends with
  * `P passed, F failed`; exit code 1 on any failure, 2 on bad usage.
  *
@@ -173,6 +174,19 @@ function procMemory(pid) {
     const s = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
     const kb = (k) => { const m = s.match(new RegExp(`^${k}:\\s+(\\d+) kB`, 'm')); return m ? +m[1] : null; };
     return { hwm: kb('VmHWM'), rss: kb('VmRSS'), ppid: +(s.match(/^PPid:\s+(\d+)/m) ?? [0, 0])[1] };
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Proportional set size in kB (/proc/PID/smaps_rollup): resident memory with each shared page divided among the
+ * processes that map it — what one more learner costs, since N kernels share libtensorflow's and Node's pages.
+ */
+function procPss(pid) {
+  try {
+    const m = fs.readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8').match(/^Pss:\s+(\d+) kB/m);
+    return m ? +m[1] : null;
   } catch {
     return null;
   }
@@ -498,7 +512,7 @@ class Learner {
 async function runLecture(learner, nbFile, outDir, opts, kill) {
   const name = path.basename(nbFile);
   const nb = notebook.readNotebook(nbFile);
-  const res = { learner: learner.name, lecture: notebook.notebookName(nbFile), ms: null, peakRssKb: null, serverRssKb: null, cells: 0, killed: false, error: null, restart: null };
+  const res = { learner: learner.name, lecture: notebook.notebookName(nbFile), ms: null, peakRssKb: null, peakPssKb: null, serverRssKb: null, cells: 0, killed: false, error: null, restart: null };
   const t0 = Date.now();
   await learner.api('PUT', `/api/contents/${name}`, { type: 'notebook', format: 'json', content: nb });
   const session = await learner.api('POST', '/api/sessions', { path: name, name, type: 'notebook', kernel: { name: 'd2l-ts' } });
@@ -509,6 +523,7 @@ async function runLecture(learner, nbFile, outDir, opts, kill) {
     const m = pid && procMemory(pid);
     if (m) {
       res.peakRssKb = Math.max(res.peakRssKb ?? 0, m.hwm ?? 0);
+      res.peakPssKb = Math.max(res.peakPssKb ?? 0, procPss(pid) ?? 0);
       const s = procMemory(m.ppid); // the single-user server started the kernel
       if (s) res.serverRssKb = Math.max(res.serverRssKb ?? 0, s.hwm ?? 0);
     }
@@ -732,6 +747,7 @@ async function runN(n, opts, bins, state) {
       summary.lectures[lecture] = {
         seconds: stats(done.map((r) => (r.ms == null ? null : r.ms / 1000))),
         kernelPeakRssMiB: stats(done.map((r) => mib(r.peakRssKb))),
+        kernelPeakPssMiB: stats(done.map((r) => mib(r.peakPssKb))),
         serverPeakRssMiB: stats(done.map((r) => mib(r.serverRssKb))),
         killed: rs.filter((r) => r.killed).length,
         failed: rs.filter((r) => r.status === 'failed').length,
@@ -765,12 +781,12 @@ async function runN(n, opts, bins, state) {
 
 function table(summaries) {
   const f = (x, d = 1) => (x == null ? '-' : x.toFixed(d));
-  const rows = [['N', 'lecture', 's/lecture mean', 'max', 'kernel peak RSS MiB mean', 'max', 'server MiB', 'killed', 'failed']];
+  const rows = [['N', 'lecture', 's/lecture mean', 'max', 'kernel peak RSS MiB mean', 'max', 'PSS max', 'server MiB', 'killed', 'failed']];
   for (const s of summaries) {
     for (const [lecture, v] of Object.entries(s.lectures)) {
-      rows.push([String(s.learners), lecture, f(v.seconds.mean), f(v.seconds.max), f(v.kernelPeakRssMiB.mean, 0), f(v.kernelPeakRssMiB.max, 0), f(v.serverPeakRssMiB.max, 0), String(v.killed), String(v.failed)]);
+      rows.push([String(s.learners), lecture, f(v.seconds.mean), f(v.seconds.max), f(v.kernelPeakRssMiB.mean, 0), f(v.kernelPeakRssMiB.max, 0), f(v.kernelPeakPssMiB.max, 0), f(v.serverPeakRssMiB.max, 0), String(v.killed), String(v.failed)]);
     }
-    if (!Object.keys(s.lectures).length) rows.push([String(s.learners), '(did not run)', '-', '-', '-', '-', '-', '-', String(s.failures.length || 1)]);
+    if (!Object.keys(s.lectures).length) rows.push([String(s.learners), '(did not run)', '-', '-', '-', '-', '-', '-', '-', String(s.failures.length || 1)]);
   }
   const w = rows[0].map((_, j) => Math.max(...rows.map((r) => r[j].length)));
   return rows.map((r) => r.map((c, j) => (j < 2 ? c.padEnd(w[j]) : c.padStart(w[j]))).join('  ')).join('\n');
@@ -820,7 +836,7 @@ async function main() {
     console.log(`   (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
   }
   console.log(`\n${table(summaries)}`);
-  console.log('(s/lecture: a learner\'s wall time from opening the session to the last cell\'s reply; RSS: VmHWM of each kernel process / of the single-user server; the killed run is left out of both)');
+  console.log('(s/lecture: a learner\'s wall time from opening the session to the last cell\'s reply; RSS: VmHWM of each kernel process / of the single-user server; PSS: peak sampled each second, shared pages split among the kernels; the killed run is left out of both)');
   fs.mkdirSync(OUT, { recursive: true });
   const report = {
     stack: { jupyterhub: summaries[0]?.hubVersion ?? null, hub: bins.hub, singleuser: bins.singleuser, proxy: bins.proxy },
