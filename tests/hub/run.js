@@ -46,8 +46,9 @@ const { spawn } = require('child_process');
 
 const ROOT = path.resolve(__dirname, '..', '..');
 
-// ---- WebSocket: `ws` from npm when installed, else the WHATWG WebSocket built into Node (Node 20: behind
-// --experimental-websocket, so the script re-runs itself with that flag). Both are used through the WHATWG API.
+// ---- WebSocket: `ws` (a devDependency, what the issue asks for); without it (a production install) the WHATWG
+// WebSocket built into Node (Node 20: behind --experimental-websocket, so the script re-runs itself with that flag).
+// Both are used through the WHATWG API.
 let WebSocketImpl;
 try {
   WebSocketImpl = require('ws');
