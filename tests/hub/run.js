@@ -150,21 +150,8 @@ function parseArgs(argv) {
 
 // ---- results ----------------------------------------------------------------------------------------------------
 
-const results = { passed: 0, failed: 0, failures: [] };
-
-function check(name, cond, detail) {
-  if (cond) {
-    results.passed++;
-    console.log(`  ok    ${name}`);
-  } else {
-    results.failed++;
-    results.failures.push(name);
-    console.log(`  FAIL  ${name}${detail !== undefined ? `: ${typeof detail === 'string' ? detail : JSON.stringify(detail)}` : ''}`);
-  }
-  return !!cond;
-}
-
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+// pass/fail bookkeeping as the browser checks keep it (`  ok    name` / `  FAIL  name: detail`)
+const { results, check, sleep } = require('../browser/harness');
 const mib = (kb) => (kb == null ? null : Math.round(kb / 1024));
 
 // ---- processes --------------------------------------------------------------------------------------------------
