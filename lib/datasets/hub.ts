@@ -67,7 +67,10 @@ export const DATA_HUB: Record<string, DataSet> = {};
 export interface DownloadOptions {
   /** Where the files live; default `$D2L_DATA`, else `~/.cache/d2l-ts` ({@link dataDir}). */
   dataDir?: string;
-  /** Try to download missing files (default true). */
+  /**
+   * Try to download missing files (default true, false when `$D2L_DOWNLOAD` is `0`: a shared image with its data
+   * already in `$D2L_DATA` sets that, so kernels never download, see scripts/image-setup.sh).
+   */
   download?: boolean;
   /** Base URLs replacing the data set's mirrors. */
   mirrors?: readonly string[];
@@ -107,6 +110,11 @@ export function dataDir(dir?: string): string {
   if (dir !== undefined) return dir;
   const env = process.env.D2L_DATA;
   return env !== undefined && env !== '' ? env : path.join(os.homedir(), '.cache', 'd2l-ts');
+}
+
+/** Lecture 15: whether {@link download} may download when not told: not when `$D2L_DOWNLOAD` is `0`. */
+export function downloadsAllowed(): boolean {
+  return process.env.D2L_DOWNLOAD?.trim() !== '0';
 }
 
 /** Lecture 15: throws an {@link ArgumentError} naming `fn` for a bad {@link DownloadOptions} field. */
@@ -159,7 +167,7 @@ export async function download(nameOrSpec: string | DataSet, opts: DownloadOptio
   const notes: string[] = [];
 
   let missing = keys.filter((k) => !fs.existsSync(pathOf(k)));
-  if (missing.length > 0 && opts.download !== false) {
+  if (missing.length > 0 && (opts.download ?? downloadsAllowed())) {
     const why = await downloadMissing(ds, dir, missing, opts.mirrors ?? ds.mirrors, opts.timeoutMs ?? 10000);
     if (why !== null) notes.push(`download failed: ${why}`);
     missing = keys.filter((k) => !fs.existsSync(pathOf(k)));
