@@ -3,13 +3,18 @@
 // for /sys/fs/cgroup). What must hold: v2 `cpu.max` and v1 `cpu.cfs_quota_us` are read, every ancestor counts and the
 // smallest quota wins, "max"/-1 mean no limit, the quota is rounded up and never gives fewer than one thread (nor
 // more than the affinity), missing or malformed files fall back to "no quota" without throwing; and the backends'
-// thread counts (TensorFlow: all cores but one; wasm) are at least 1 under a 1-CPU quota.
+// thread counts (TensorFlow: all cores but one; wasm) are at least 1 under a 1-CPU quota. Where the test may create a
+// cgroup (root, CI), a real one with a 0.5-CPU quota checks the wiring: the wasm backend there starts 1 thread and says why.
+import { spawnSync } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
 import * as path from 'path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { cpuLimit, describeQuota, readCpuQuota, type CgroupRoots } from '../../../lib/engine/cpu-quota';
 import { intraOpThreads } from '../../../lib/engine/backend';
 import { wasmThreads } from '../../../lib/engine/wasm-threads';
 
+const ROOT = path.resolve(__dirname, '../../..');
 const FIXTURES = path.resolve(__dirname, '../../fixtures/cgroup');
 const roots = (c: string): CgroupRoots => ({
   procSelfCgroup: path.join(FIXTURES, c, 'proc-self-cgroup'),
@@ -98,4 +103,58 @@ describe('backend thread counts under a quota', () => {
       if (saved !== undefined) process.env.D2L_WASM_THREADS = saved;
     }
   });
+});
+
+/**
+ * A real cgroup with a 0.5-CPU quota, where this process may create one (root, cgroup v1's cpu controller or v2 with
+ * cpu delegated at the root): null elsewhere (the test then says why it skips).
+ */
+function makeQuotaCgroup(): { dir: string; version: 1 | 2 } | null {
+  const name = `d2l-ts-test-${process.pid}`;
+  for (const v1 of ['/sys/fs/cgroup/cpu', '/sys/fs/cgroup/cpu,cpuacct']) {
+    if (!fs.existsSync(path.join(v1, 'cpu.cfs_quota_us'))) continue;
+    try {
+      const dir = path.join(v1, name);
+      fs.mkdirSync(dir);
+      fs.writeFileSync(path.join(dir, 'cpu.cfs_quota_us'), '50000');
+      return { dir, version: 1 };
+    } catch {
+      return null;
+    }
+  }
+  try {
+    if (!fs.readFileSync('/sys/fs/cgroup/cgroup.subtree_control', 'utf8').split(/\s+/).includes('cpu')) return null;
+    const dir = path.join('/sys/fs/cgroup', name);
+    fs.mkdirSync(dir);
+    fs.writeFileSync(path.join(dir, 'cpu.max'), '50000 100000');
+    return { dir, version: 2 };
+  } catch {
+    return null;
+  }
+}
+
+describe('in a real cgroup with a 0.5-CPU quota', () => {
+  const cg = makeQuotaCgroup();
+  afterAll(() => {
+    if (cg && fs.existsSync(cg.dir)) fs.rmdirSync(cg.dir); // empty again: the child has exited
+  });
+  if (!cg) console.warn('cpu-quota.test: skipping the real-cgroup check: cannot create a cgroup with a CPU quota here');
+  it.skipIf(!cg)('the wasm backend starts 1 thread and its line names the quota', () => {
+    // The child moves itself into the cgroup, then loads the backend from source (tsx), as backend.test.ts does.
+    const script = `require(${JSON.stringify(path.join(ROOT, 'lib/engine/backend.ts'))}).initBackend()` +
+      `.then((i) => console.log(JSON.stringify({ threads: i.threads, quota: i.quota })))`;
+    const r = spawnSync('sh', ['-c', 'echo $$ > "$0/cgroup.procs" && exec "$1" --require tsx/cjs -e "$2"', cg!.dir, process.execPath, script], {
+      cwd: ROOT, encoding: 'utf8', timeout: 120_000,
+      env: { ...process.env, D2L_BACKEND: 'wasm', D2L_WASM_THREADS: '', TF_CPP_MIN_LOG_LEVEL: '2' },
+    });
+    expect(r.status, r.stderr).toBe(0);
+    const line = r.stdout.split('\n').find((l) => l.startsWith('d2l-ts: backend wasm'));
+    const info = JSON.parse(r.stdout.trim().split('\n').pop()!);
+    expect(info.threads).toBe(1);
+    const affinity = os.availableParallelism();
+    if (affinity > 1) {
+      expect(info.quota).toBe(`quota 0.5 CPUs of ${affinity} cores`);
+      expect(line).toContain(`(CPU, 1 thread, quota 0.5 CPUs of ${affinity} cores)`);
+    }
+  }, 120_000);
 });
