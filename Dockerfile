@@ -28,9 +28,12 @@ RUN old="$(getent passwd "${NB_UID}" | cut -d: -f1)"; \
     fi
 
 # d2l-ts, JupyterLab + jupyterhub (jupyterhub-singleuser), the native backend, the kernelspec (in the venv, pointing
-# at /opt/d2l-ts/app) and Fashion-MNIST in /opt/d2l-ts/data: nothing is downloaded when a kernel starts.
+# at /opt/d2l-ts/app) and Fashion-MNIST in /opt/d2l-ts/data: nothing is downloaded when a kernel starts. The kernelspec
+# also goes into /usr/local/share/jupyter, where any other Jupyter in the image looks too.
 COPY . /usr/src/d2l-ts
-RUN bash /usr/src/d2l-ts/scripts/image-setup.sh /opt/d2l-ts && rm -rf /usr/src/d2l-ts
+RUN bash /usr/src/d2l-ts/scripts/image-setup.sh /opt/d2l-ts \
+ && node /opt/d2l-ts/app/bin/d2l-ts.js install --prefix /usr/local --env D2L_DATA=/opt/d2l-ts/data --env D2L_DOWNLOAD=0 \
+ && rm -rf /usr/src/d2l-ts
 ENV PATH=/opt/d2l-ts/venv/bin:${PATH}
 
 # The lecture notebooks in the learner's home (Binder opens them there; on JupyterHub a persistent home volume is
