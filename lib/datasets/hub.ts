@@ -6,7 +6,8 @@
  * What it adds to d2l's version, and why:
  *  - offline first: files already in the data directory (`$D2L_DATA`, default `~/.cache/d2l-ts`) are used as
  *    they are; a download gives up after a few seconds without data, so a notebook on a machine without a
- *    network falls back (see `npm` below) instead of hanging;
+ *    network falls back (see `npm` below) instead of hanging; `D2L_DOWNLOAD=0` turns downloads off unless a caller
+ *    asks (a class image sets it: its data are in place in a read-only `$D2L_DATA`, scripts/image-setup.sh);
  *  - several mirrors per data set, tried in order (a GitHub raw URL can be blocked where S3 is not);
  *  - every file is verified against its published checksum (SHA-1 like d2l's hub, or MD5 where that is what
  *    the data set publishes) before it is kept: a captive portal's HTML never becomes "the data set";
