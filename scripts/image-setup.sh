@@ -90,9 +90,11 @@ say "pip install ${PIP_REQS[*]} into $VENV"
 "$VENV/bin/python" -m pip install -q --no-cache-dir "${PIP_REQS[@]}" >"$TMP/pip.log" 2>&1 \
   || { grep -v 'is ignored' "$TMP/pip.log" | tail -20; die "pip install failed"; }
 
-# 3. Node: npm ci builds dist/ (prepare) and the native backend (postinstall: scripts/setup-native.sh).
+# 3. Node: npm ci builds dist/ (prepare) and the native backend (postinstall: scripts/setup-native.sh). The venv's
+#    python3 comes first on PATH: setup-native.sh fetches the tensorflow-cpu wheel with `python3 -m pip download`,
+#    which a distribution's own Python may not have (or may refuse, PEP 668).
 say "npm ci in $APP (cache $npm_config_cache)"
-(cd "$APP" && npm ci --no-audit --no-fund --prefer-offline >"$TMP/npm.log" 2>&1) \
+(cd "$APP" && PATH="$VENV/bin:$PATH" npm ci --no-audit --no-fund --prefer-offline >"$TMP/npm.log" 2>&1) \
   || { tail -30 "$TMP/npm.log"; die "npm ci failed"; }
 grep '^setup:native' "$TMP/npm.log" || true
 [ -f "$APP/dist/kernel/main.js" ] || die "npm ci did not build dist/"
