@@ -41,24 +41,29 @@ export function kernelsDir(scope: Scope, env: NodeJS.ProcessEnv = process.env): 
   }
 }
 
-/** kernel.json for this checkout: absolute paths, so re-running install after a move fixes them. */
-export function kernelJson(root: string, node = process.execPath) {
+/**
+ * kernel.json for this checkout: absolute paths, so re-running install after a move fixes them. `extraEnv` goes
+ * into the kernel's environment (an image sets `D2L_DATA` to its shared, pre-filled data directory: see
+ * scripts/image-setup.sh).
+ */
+export function kernelJson(root: string, node = process.execPath, extraEnv: Record<string, string> = {}) {
   return {
     argv: [node, path.join(root, 'bin', 'd2l-ts.js'), 'kernel', '{connection_file}'],
     display_name: DISPLAY_NAME,
     language: 'typescript',
     // SIGINT: stops async cells (via the kernel's handler) and synchronous loops (vm breakOnSigint).
     interrupt_mode: 'signal',
-    env: { TF_CPP_MIN_LOG_LEVEL: '2' },
+    env: { TF_CPP_MIN_LOG_LEVEL: '2', ...extraEnv },
     metadata: { debugger: false, d2l_ts_root: root },
   };
 }
 
 /** Writes the kernelspec; returns its folder. */
-export function install(root: string, scope: Scope, env: NodeJS.ProcessEnv = process.env): string {
+export function install(root: string, scope: Scope, env: NodeJS.ProcessEnv = process.env,
+  extraEnv: Record<string, string> = {}): string {
   const dir = path.join(kernelsDir(scope, env), KERNEL_NAME);
   fs.mkdirSync(dir, { recursive: true });
-  fs.writeFileSync(path.join(dir, 'kernel.json'), JSON.stringify(kernelJson(root), null, 2) + '\n');
+  fs.writeFileSync(path.join(dir, 'kernel.json'), JSON.stringify(kernelJson(root, process.execPath, extraEnv), null, 2) + '\n');
   for (const logo of ['logo-32x32.png', 'logo-64x64.png', 'logo-svg.svg']) {
     fs.copyFileSync(path.join(root, 'kernel', 'assets', logo), path.join(dir, logo));
   }

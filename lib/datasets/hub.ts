@@ -6,7 +6,8 @@
  * What it adds to d2l's version, and why:
  *  - offline first: files already in the data directory (`$D2L_DATA`, default `~/.cache/d2l-ts`) are used as
  *    they are; a download gives up after a few seconds without data, so a notebook on a machine without a
- *    network falls back (see `npm` below) instead of hanging;
+ *    network falls back (see `npm` below) instead of hanging; `D2L_DOWNLOAD=0` turns downloads off unless a caller
+ *    asks (a class image sets it: its data are in place in a read-only `$D2L_DATA`, scripts/image-setup.sh);
  *  - several mirrors per data set, tried in order (a GitHub raw URL can be blocked where S3 is not);
  *  - every file is verified against its published checksum (SHA-1 like d2l's hub, or MD5 where that is what
  *    the data set publishes) before it is kept: a captive portal's HTML never becomes "the data set";
@@ -67,7 +68,10 @@ export const DATA_HUB: Record<string, DataSet> = {};
 export interface DownloadOptions {
   /** Where the files live; default `$D2L_DATA`, else `~/.cache/d2l-ts` ({@link dataDir}). */
   dataDir?: string;
-  /** Try to download missing files (default true). */
+  /**
+   * Try to download missing files (default true, false when `$D2L_DOWNLOAD` is `0`: a shared image with its data
+   * already in `$D2L_DATA` sets that, so kernels never download, see scripts/image-setup.sh).
+   */
   download?: boolean;
   /** Base URLs replacing the data set's mirrors. */
   mirrors?: readonly string[];
@@ -107,6 +111,11 @@ export function dataDir(dir?: string): string {
   if (dir !== undefined) return dir;
   const env = process.env.D2L_DATA;
   return env !== undefined && env !== '' ? env : path.join(os.homedir(), '.cache', 'd2l-ts');
+}
+
+/** Lecture 15: whether {@link download} may download when not told: not when `$D2L_DOWNLOAD` is `0`. */
+export function downloadsAllowed(): boolean {
+  return process.env.D2L_DOWNLOAD?.trim() !== '0';
 }
 
 /** Lecture 15: throws an {@link ArgumentError} naming `fn` for a bad {@link DownloadOptions} field. */
@@ -159,7 +168,7 @@ export async function download(nameOrSpec: string | DataSet, opts: DownloadOptio
   const notes: string[] = [];
 
   let missing = keys.filter((k) => !fs.existsSync(pathOf(k)));
-  if (missing.length > 0 && opts.download !== false) {
+  if (missing.length > 0 && (opts.download ?? downloadsAllowed())) {
     const why = await downloadMissing(ds, dir, missing, opts.mirrors ?? ds.mirrors, opts.timeoutMs ?? 10000);
     if (why !== null) notes.push(`download failed: ${why}`);
     missing = keys.filter((k) => !fs.existsSync(pathOf(k)));

@@ -8,6 +8,8 @@
  *                        `npm run setup:native`; 5-8x faster than wasm);
  *  3. `wasm`           — `@tensorflow/tfjs-backend-wasm` plus d2l-ts's kernel fixes (./wasm-kernels), on all
  *                        cores (./wasm-threads; `D2L_WASM_THREADS=n` to change);
+ * "Cores" for the CPU backends means the CPUs the process may really use (./cpu-quota): the affinity mask capped by
+ * the container's cgroup CPU quota (a Kubernetes/JupyterHub CPU limit), rounded up, never fewer than one.
  *  4. `cpu`            — plain JavaScript, last resort (LeNet: ~48 min per epoch).
  * `webgpu` (./webgpu: tfjs's WebGPU kernels on Dawn, any GPU through Vulkan/Metal/D3D12, from npm alone) is not in
  * the automatic order yet: small nets can be slower on a GPU than on native CPU TensorFlow (tensorflow/tfjs#8509),
@@ -28,6 +30,7 @@
 import * as os from 'os';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
+import { cpuLimit, describeQuota, type CpuLimit } from './cpu-quota';
 import { installFastOps } from './fast-ops';
 import { registerWasmKernels } from './wasm-kernels';
 import { useThreadedWasm, wasmThreads } from './wasm-threads';
@@ -54,6 +57,8 @@ export interface BackendInfo {
   device: string;
   /** Threads the backend computes with. */
   threads: number;
+  /** Set when a cgroup CPU quota (a container's CPU limit) capped the cores {@link threads} was sized by: e.g. `'quota 1.5 CPUs of 64 cores'`. */
+  quota?: string;
   /** Backends tried before this one, with the reason each was skipped. */
   skipped: SkippedBackend[];
   /** The WebGPU adapter, when the backend is `webgpu`. */
@@ -124,7 +129,7 @@ export function describeBackend(info: BackendInfo = backendInfo()): string {
     parts.push(`${info.adapter.name}, ${info.adapter.api}${info.adapter.software ? ', software adapter' : ''}`);
   } else {
     const where = state.gpus > 0 && info.name === 'tensorflow' ? `GPU: ${info.device}` : 'CPU';
-    parts.push(`${where}, ${info.threads} thread${info.threads === 1 ? '' : 's'}`);
+    parts.push(`${where}, ${info.threads} thread${info.threads === 1 ? '' : 's'}${info.quota ? `, ${info.quota}` : ''}`);
   }
   const skipped = info.skipped.filter((s) => !(s.backend === 'tensorflow-gpu' && s.reason === NOT_INSTALLED));
   if (skipped.length > 0) parts.push(`skipped ${skipped.map((s) => `${s.backend}: ${s.reason}`).join(', ')}`);
@@ -212,9 +217,9 @@ async function chooseBackend(): Promise<BackendInfo> {
   for (const choice of order) {
     try {
       const loader = choice === 'webgpu' ? () => loadWebGpu(forced === 'webgpu') : LOADERS[choice];
-      const { name, threads, device, adapter } = await loader();
+      const { name, threads, device, adapter, quota } = await loader();
       if (forced === 'gpu' && choice === 'tensorflow-gpu' && state.gpus === 0) throw new Skip('TensorFlow found no CUDA GPU');
-      return { name, device, threads, skipped, ...(adapter ? { adapter } : {}) };
+      return { name, device, threads, skipped, ...(adapter ? { adapter } : {}), ...(quota ? { quota } : {}) };
     } catch (err) {
       if (!(err instanceof Skip)) throw err;
       skipped.push({ backend: choice, reason: err.message });
@@ -228,7 +233,7 @@ async function chooseBackend(): Promise<BackendInfo> {
   throw new Error(`d2l-ts: no backend could be initialised (${skipped.map((s) => `${s.backend}: ${s.reason}`).join('; ')})`);
 }
 
-type Loaded = { name: string; threads: number; device: string; adapter?: WebGpuAdapter };
+type Loaded = { name: string; threads: number; device: string; adapter?: WebGpuAdapter; quota?: string };
 const LOADERS: Record<BackendChoice, () => Promise<Loaded>> = {
   webgpu: () => loadWebGpu(false),
   'tensorflow-gpu': () => loadNative('@tensorflow/tfjs-node-gpu', true),
@@ -237,9 +242,9 @@ const LOADERS: Record<BackendChoice, () => Promise<Loaded>> = {
   cpu: loadCpu,
 };
 
-function cpuDevice(threads: number): string {
+function cpuDevice(threads: number, quota?: string): string {
   const model = os.cpus()[0]?.model?.replace(/\s+/g, ' ').trim();
-  return `CPU (${threads} thread${threads === 1 ? '' : 's'}${model ? `, ${model}` : ''})`;
+  return `CPU (${threads} thread${threads === 1 ? '' : 's'}${quota ? `, ${quota}` : ''}${model ? `, ${model}` : ''})`;
 }
 
 /**
@@ -279,6 +284,7 @@ async function loadNative(pkg: string, gpu: boolean): Promise<Loaded> {
   // TensorFlow's intra-op pool: every core but one. The JS thread that issues the ops, builds the batches and
   // collects garbage needs a core of its own; with 2 cores, 1 TF thread trained the lectures' models 15-35% faster
   // than 2 (npm run bench). Read once, when TF creates its context; set it yourself to override.
+  const ownThreads = !process.env.TF_NUM_INTRAOP_THREADS;
   process.env.TF_NUM_INTRAOP_THREADS ??= String(intraOpThreads());
   let native: typeof tf;
   try {
@@ -305,21 +311,37 @@ async function loadNative(pkg: string, gpu: boolean): Promise<Loaded> {
   if (gpu && backend.isUsingGpuDevice) {
     const names = nvidiaGpuNames();
     state.gpus = Math.max(1, names.length);
-    return { name: 'tensorflow', threads: os.cpus().length, device: names[0] ?? 'CUDA GPU' };
+    return { name: 'tensorflow', threads: availableCores(), device: names[0] ?? 'CUDA GPU' };
   }
   state.gpus = 0;
   const threads = Number(process.env.TF_NUM_INTRAOP_THREADS) || intraOpThreads();
-  return { name: 'tensorflow', threads, device: cpuDevice(threads) };
+  const note = quotaNote(ownThreads);
+  return { name: 'tensorflow', threads, device: cpuDevice(threads, note.quota), ...note };
 }
 
-/** Cores this process may use. */
+/** The CPUs this process may use (./cpu-quota), read once: the cgroup files do not change under a running kernel. */
+function processCpus(): CpuLimit {
+  return (cpus ??= cpuLimit());
+}
+let cpus: CpuLimit | undefined;
+
+/** Cores this process may use: the affinity mask capped by the cgroup CPU quota, rounded up (at least 1). */
 function availableCores(): number {
-  return os.availableParallelism?.() ?? os.cpus().length;
+  return processCpus().cores;
 }
 
-/** TensorFlow intra-op threads d2l-ts asks for: all cores the process may use but one (at least 1). */
-function intraOpThreads(): number {
-  return Math.max(1, availableCores() - 1);
+/** `{ quota }` for {@link BackendInfo} when d2l-ts chose the thread count and a CPU quota capped it. */
+function quotaNote(chosenHere: boolean): { quota?: string } {
+  const note = chosenHere ? describeQuota(processCpus()) : '';
+  return note ? { quota: note } : {};
+}
+
+/**
+ * TensorFlow intra-op threads d2l-ts asks for: all cores the process may use but one, at least 1 (a 1-CPU quota
+ * gets 1 thread, not 0). `TF_NUM_INTRAOP_THREADS` set before d2l-ts loads overrides it.
+ */
+export function intraOpThreads(cores: number = availableCores()): number {
+  return Math.max(1, cores - 1);
 }
 
 /** Directory holding tfjs-backend-wasm's `.wasm` binaries (its `main` lives in the same `dist/`). */
@@ -340,6 +362,7 @@ async function loadWasm(): Promise<Loaded> {
   // Read the binaries from node_modules by absolute path: no fetch, works offline and from any cwd.
   wasm.setWasmPaths(wasmBinaryDir() + path.sep);
   // tfjs runs wasm single-threaded in Node; start its threaded build ourselves (./wasm-threads).
+  const ownThreads = !process.env.D2L_WASM_THREADS?.trim();
   const wanted = wasmThreads(availableCores());
   const glueHandlers = new ProcessHandlerWatch();
   if (wanted > 1) {
@@ -351,7 +374,8 @@ async function loadWasm(): Promise<Loaded> {
   await tf.ready();
   glueHandlers.removeEmscriptens();
   const threads = wasm.getThreadsCount();
-  return { name: 'wasm', threads, device: cpuDevice(threads) };
+  const note = quotaNote(ownThreads);
+  return { name: 'wasm', threads, device: cpuDevice(threads, note.quota), ...note };
 }
 
 /**

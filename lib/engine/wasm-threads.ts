@@ -42,7 +42,8 @@ const WebAssemblyApi = (globalThis as unknown as {
 }).WebAssembly;
 
 /**
- * Threads for the wasm backend: `D2L_WASM_THREADS` when set, else every core the process may use, at most
+ * Threads for the wasm backend: `D2L_WASM_THREADS` when set, else every core the process may use (`cores`: the
+ * affinity capped by the cgroup CPU quota, ./cpu-quota), at most
  * {@link MAX_WASM_THREADS}. The JS thread is one of them (it runs its share of each GEMM).
  * @throws Error if `D2L_WASM_THREADS` is not a whole number from 1 to 8.
  */

@@ -662,11 +662,10 @@ async function runN(n, opts, bins, state) {
     const t0 = Date.now();
     const learners = await Promise.all(users.map(async (u) => {
       const { token } = await hub.api('POST', `/hub/api/users/${u}/tokens`, { note: 'd2l-ts hub test', expires_in: 3600 });
-      // Lectures import d2l-ts from the folder of the notebook: a learner's course folder has this checkout's
-      // node_modules above it (kernels resolve imports and types from the notebook's folder).
+      // A plain home with no node_modules: the lectures' `import 'd2l-ts'` must resolve from the kernel's own
+      // install (kernel/modules.ts), as in a learner's home on a real hub.
       const home = path.join(tmp, 'home', u);
       fs.mkdirSync(home, { recursive: true });
-      fs.symlinkSync(path.join(ROOT, 'node_modules'), path.join(home, 'node_modules'));
       await hub.api('POST', `/hub/api/users/${u}/server`);
       const t = Date.now();
       for (;;) {

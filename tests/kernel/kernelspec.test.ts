@@ -111,6 +111,16 @@ describe('d2l-ts install / uninstall (CLI)', () => {
     expectSpecFor(path.join(prefix2, 'share', 'jupyter', 'kernels', 'd2l-ts'), ROOT);
   });
 
+  it('--env NAME=VALUE (repeatable) goes into the kernel\'s env; a malformed one is an error', () => {
+    const prefix = path.join(tmp, 'env-prefix');
+    const r = cli(['install', '--prefix', prefix, '--env', 'D2L_DATA=/opt/d2l-ts/data', '--env=D2L_DOWNLOAD=0']);
+    expect(r.code, r.stderr).toBe(0);
+    const spec = JSON.parse(fs.readFileSync(path.join(prefix, 'share', 'jupyter', 'kernels', 'd2l-ts', 'kernel.json'), 'utf8'));
+    expect(spec.env).toEqual({ TF_CPP_MIN_LOG_LEVEL: '2', D2L_DATA: '/opt/d2l-ts/data', D2L_DOWNLOAD: '0' });
+    expect(cli(['install', '--prefix', prefix, '--env', '=x']).stderr).toBe('d2l-ts: install: expected --env NAME=VALUE, got "=x"\n');
+    expect(cli(['install', '--prefix', prefix, '--env']).stderr).toBe('d2l-ts: install: expected --env NAME=VALUE, got nothing\n');
+  });
+
   it('--sys-prefix installs into the active virtualenv', () => {
     const venv = path.join(tmp, 'venv');
     expect(cli(['install', '--sys-prefix'], { VIRTUAL_ENV: venv }).code).toBe(0);

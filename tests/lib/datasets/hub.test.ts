@@ -189,6 +189,28 @@ describe('download', () => {
     expect(none.notes).toEqual(['download failed: no mirrors']);
   });
 
+  it('D2L_DOWNLOAD=0 disables downloads unless the caller asks for one (a shared image with its data in place)', async () => {
+    const { ds, bytes } = tinySet();
+    let asked = 0;
+    const good = await fileServer(ds, bytes);
+    const counting = await serve((req, res) => { asked++; res.statusCode = 404; res.end(); });
+    const saved = process.env.D2L_DOWNLOAD;
+    try {
+      process.env.D2L_DOWNLOAD = '0';
+      const off = await download({ ...ds, mirrors: [counting.url] }, { dataDir: path.join(root, 'env-off') });
+      expect([off.files, off.notes, asked]).toEqual([null, ['download disabled'], 0]);
+      const asked4 = await download({ ...ds, mirrors: [good.url] }, { dataDir: path.join(root, 'env-off-asked'), download: true });
+      expect(Object.keys(asked4.files ?? {})).toEqual(['a', 'b']);
+      process.env.D2L_DOWNLOAD = '1';
+      const on = await download({ ...ds, mirrors: [good.url] }, { dataDir: path.join(root, 'env-on') });
+      expect(Object.keys(on.files ?? {})).toEqual(['a', 'b']);
+    } finally {
+      if (saved === undefined) delete process.env.D2L_DOWNLOAD; else process.env.D2L_DOWNLOAD = saved;
+      await good.close();
+      await counting.close();
+    }
+  });
+
   it('never hangs: a server that accepts and says nothing times out', async () => {
     const { ds } = tinySet();
     const server = await serve(() => { /* accept and say nothing */ });

@@ -6,11 +6,11 @@
 // through tsx's CommonJS hook (`node --require tsx/cjs -e …`, see TSX_CHILD): no build step, and the code runs
 // under Node's CommonJS loader as the compiled library does in tslab.
 import { execFile, spawnSync } from 'child_process';
-import * as os from 'os';
 import * as path from 'path';
 import { describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import { BACKEND_CHOICES, describeBackend, type BackendInfo } from '../../../lib/engine/backend';
+import { cpuLimit } from '../../../lib/engine/cpu-quota';
 import { createRng } from '../../../lib/random';
 
 const ROOT = path.resolve(__dirname, '../../..');
@@ -84,7 +84,7 @@ describe('initBackend in a fresh process', { timeout: 60_000 }, () => {
   it('D2L_BACKEND=wasm forces wasm, threaded on every core (lib/engine/wasm-threads.ts), with d2l-ts kernels registered', async () => {
     const r = await initInChild('wasm');
     expect(r.error).toBeUndefined();
-    const cores = os.availableParallelism?.() ?? os.cpus().length;
+    const cores = cpuLimit().cores; // the affinity capped by a container's CPU quota (lib/engine/cpu-quota.ts)
     expect(r.info).toMatchObject({ name: 'wasm', threads: Math.min(8, cores), skipped: [] });
     expect(r.tfjsBackend).toBe('wasm');
     expect(r.kernels).toEqual(['Conv2DBackpropFilter', 'UnsortedSegmentSum']);
@@ -156,6 +156,8 @@ describe('describeBackend', () => {
       'd2l-ts: backend wasm (CPU, 1 thread; skipped tensorflow: native binding not built — run npm run setup:native)');
     expect(describeBackend({ name: 'tensorflow', device: 'CPU (2 threads, X)', threads: 2, skipped: [] }))
       .toBe('d2l-ts: backend tensorflow (CPU, 2 threads)');
+    expect(describeBackend({ name: 'tensorflow', device: 'CPU (1 thread, X)', threads: 1, quota: 'quota 1.5 CPUs of 64 cores', skipped: [] }))
+      .toBe('d2l-ts: backend tensorflow (CPU, 1 thread, quota 1.5 CPUs of 64 cores)');
   });
   it('names the WebGPU adapter and its API, and says when it is a software one', () => {
     const adapter = { name: 'NVIDIA H200', api: 'Vulkan', software: false, vendor: 'nvidia', architecture: 'hopper', device: '', description: '' };
