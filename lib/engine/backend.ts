@@ -8,9 +8,9 @@
  *                        `npm run setup:native`; 5-8x faster than wasm);
  *  3. `wasm`           — `@tensorflow/tfjs-backend-wasm` plus d2l-ts's kernel fixes (./wasm-kernels), on all
  *                        cores (./wasm-threads; `D2L_WASM_THREADS=n` to change);
+ *  4. `cpu`            — plain JavaScript, last resort (LeNet: ~48 min per epoch).
  * "Cores" for the CPU backends means the CPUs the process may really use (./cpu-quota): the affinity mask capped by
  * the container's cgroup CPU quota (a Kubernetes/JupyterHub CPU limit), rounded up, never fewer than one.
- *  4. `cpu`            — plain JavaScript, last resort (LeNet: ~48 min per epoch).
  * `webgpu` (./webgpu: tfjs's WebGPU kernels on Dawn, any GPU through Vulkan/Metal/D3D12, from npm alone) is not in
  * the automatic order yet: small nets can be slower on a GPU than on native CPU TensorFlow (tensorflow/tfjs#8509),
  * and it goes ahead of `tensorflow` only once `npm run check:gpu` figures on real GPUs show it faster on the
@@ -178,15 +178,7 @@ export async function switchBackend(name: string): Promise<void> {
     return;
   }
   try {
-    if (name === 'webgpu') {
-      state.adapter = await startWebGpu(false).catch((err: unknown) => {
-        throw new Skip(err instanceof WebGpuUnavailable ? err.message : `failed to start (${shortReason(err)})`);
-      });
-    } else if (name === 'tensorflow') {
-      await loadNative('@tensorflow/tfjs-node', false);
-    } else {
-      await LOADERS[name as BackendChoice]();
-    }
+    await LOADERS[name as BackendChoice](); // webgpu: a hardware adapter only (its loader's default)
   } catch (err) {
     if (err instanceof Skip) throw new BackendUnavailable(`${name}: ${err.message}`);
     throw err;
@@ -254,8 +246,7 @@ function cpuDevice(threads: number, quota?: string): string {
 async function loadWebGpu(allowSoftware: boolean): Promise<Loaded> {
   try {
     const adapter = await startWebGpu(allowSoftware);
-    state.gpus = 0;
-    state.adapter = adapter;
+    state.adapter = adapter; // gpuCount() reads it under webgpu (state.gpus counts tensorflow-gpu's CUDA devices)
     return { name: 'webgpu', threads: 1, device: `${adapter.name} (${adapter.api})`, adapter };
   } catch (err) {
     if (err instanceof WebGpuUnavailable) throw new Skip(err.message);
