@@ -13,7 +13,8 @@ import { createConverter, isCompleteCode } from 'tslab/dist/converter';
 import { createExecutor, Executor } from 'tslab/dist/executor';
 import { printQuickInfo } from 'tslab/dist/inspect';
 import { bindInPlace, expandShorthands, keptDeclarations } from './bindings';
-import { kernelPackageRoot, resolveFromKernel } from './modules';
+import { packageRoot } from '../common/package-root';
+import { resolveFromKernel } from './modules';
 import { CellSource, cellLabel, compileError, Diagnostic, ErrorContent, failedLine, interruptError, runtimeError } from './errors';
 import { installTimerGuards, runInCell, CellContext, currentCell } from './interrupt';
 
@@ -56,7 +57,7 @@ export class CellExecutor {
     if (this.tslab) return this.tslab;
     installTimerGuards();
     patchVmFilenames(() => this.current && { ...this.current, record: (js: string) => this.cells.set(this.current!.label, { ts: this.current!.ts, js }) });
-    resolveFromKernel(this.cwd, kernelPackageRoot()); // a notebook outside the checkout still finds d2l-ts
+    resolveFromKernel(this.cwd, packageRoot(__dirname)); // a notebook outside the checkout still finds d2l-ts
     const conv = createConverter({ isJS: false, isBrowser: false });
     // Prepend our globals' declarations to tslab's "previous cells" declarations on every call, between
     // markers: tslab re-prints earlier declarations into each cell's declOutput (in its own order), so we

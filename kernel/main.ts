@@ -4,8 +4,9 @@
  */
 import * as path from 'path';
 import { install, kernelsDir, Scope, uninstall, KERNEL_NAME, DISPLAY_NAME } from './kernelspec';
+import { packageRoot } from '../common/package-root';
 
-const ROOT = path.resolve(__dirname, '..', '..');
+const ROOT = packageRoot(__dirname);
 const USAGE = `usage: d2l-ts <command>
   install   [--user | --sys-prefix | --prefix DIR] [--env NAME=VALUE ...]
                                                      register the "${DISPLAY_NAME}" kernelspec

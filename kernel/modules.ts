@@ -24,16 +24,6 @@ const Module = require('module') as { _resolveFilename(request: string, parent: 
 
 let installed: { cwd: string; root: string } | undefined;
 
-/** The kernel's own package: the nearest folder above this module whose package.json is d2l-ts's. */
-export function kernelPackageRoot(from = __dirname): string {
-  for (let d = from; path.dirname(d) !== d; d = path.dirname(d)) {
-    try {
-      if (JSON.parse(fs.readFileSync(path.join(d, 'package.json'), 'utf8')).name === 'd2l-ts') return d;
-    } catch { /* no package.json here */ }
-  }
-  return path.resolve(from, '..', '..');
-}
-
 /** `<cwd>/node_modules/rest` → `<root>/node_modules/rest` when the first does not exist; else the path itself. */
 export function forwardedPath(p: string, cwd: string, root: string): string {
   const own = path.join(cwd, 'node_modules') + path.sep;

@@ -5,18 +5,11 @@
  * folders up.
  * @module
  */
-import * as fs from 'fs';
 import * as path from 'path';
+import { packageRoot } from '../common/package-root';
 
-function findRoot(dir: string): string {
-  for (let d = dir; ; d = path.dirname(d)) {
-    if (fs.existsSync(path.join(d, 'package.json'))) return d;
-    if (path.dirname(d) === d) return path.resolve(dir, '..');
-  }
-}
-
-/** The package root: the nearest folder above this module with a package.json. */
-export const ROOT = findRoot(__dirname);
+/** The package root: the nearest folder above this module with a package.json (common/package-root). */
+export const ROOT = packageRoot(__dirname);
 
 /** The `d2l-ts` command; `node D2L_BIN kernel {connection_file}` is the kernelspec's argv. */
 export const D2L_BIN = path.join(ROOT, 'bin', 'd2l-ts.js');
