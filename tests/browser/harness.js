@@ -3,7 +3,6 @@
 // config, a token-less Jupyter server, and headless Chromium (playwright-core) with the network cut off.
 const fs = require('fs');
 const os = require('os');
-const net = require('net');
 const path = require('path');
 const { spawn } = require('child_process');
 
@@ -88,18 +87,6 @@ function makeWorkspace() {
   return { tmp, env, cleanup: () => fs.rmSync(tmp, { recursive: true, force: true }) };
 }
 
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 /**
@@ -134,7 +121,7 @@ async function startJupyter(ws, name, { disabledExtensions = [] } = {}) {
     if (before === null) fs.rmSync(sysPageConfig); else fs.writeFileSync(sysPageConfig, before);
     throw new Error(`${sysPageConfig} was changed (restored)`);
   }
-  const port = await freePort();
+  const [port] = await require(path.join(ROOT, 'dist', 'jupyter', 'client.js')).findFreePorts(1); // the kernel client's own port finder
   const args = [
     'lab', '--no-browser', `--port=${port}`, '--ServerApp.ip=127.0.0.1', '--ServerApp.port_retries=0',
     '--IdentityProvider.token=', '--ServerApp.password=', '--ServerApp.disable_check_xsrf=True', `--ServerApp.root_dir=${ROOT}`,
