@@ -74,13 +74,8 @@ fi
 
 # 2. Python: JupyterLab (+ Notebook for Binder's /tree and classic links), nbconvert, widgets and plotly's
 #    renderer (lectures 11 and 20 use sliders; the plots are plotly), jupyterhub for jupyterhub-singleuser.
-if [ -z "${PIP_INDEX_URL:-}" ]; then
-  read -r -a LOCAL_IDX <<<"$(python3 -m pip config get global.extra-index-url 2>/dev/null || true)"
-  if [ "${#LOCAL_IDX[@]}" -gt 0 ] && [[ "${LOCAL_IDX[0]}" == file://* ]]; then
-    export PIP_INDEX_URL="${LOCAL_IDX[0]}" PIP_EXTRA_INDEX_URL="${LOCAL_IDX[*]:1}"
-    say "using the local pip index $PIP_INDEX_URL"
-  fi
-fi
+source "$SRC/scripts/pip-index.sh"
+[[ "${PIP_INDEX_URL:-}" == file://* ]] && say "using the local pip index $PIP_INDEX_URL"
 [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV" || die "python3 -m venv $VENV failed"
 PIP_REQS=(jupyterlab notebook nbconvert ipywidgets plotly)
 [ -n "$JUPYTERHUB_REQ" ] && PIP_REQS+=("$JUPYTERHUB_REQ")
